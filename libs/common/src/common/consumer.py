@@ -1,0 +1,469 @@
+"""The consumer runtime: validated payloads in, acks after success, retries through tiers.
+
+A handler is a plain async function of (payload model, JobContext). The runtime owns
+acks, timeouts, retries, the failed-job store, idempotency, traces, logs and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import traceback
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import metrics, tracing
+from .envelope import ATTEMPT, ENQUEUED_AT, Envelope, Job
+from .errors import Permanent, RetryLater
+from .publisher import declare
+from .runtime import Runtime
+from .topology import Queue, RetryTier
+
+log = logging.getLogger("relay.jobs")
+
+J = TypeVar("J", bound=Job)
+HandlerFunc = Callable[[Any, "JobContext"], Awaitable[None]]
+
+# A throttle shorter than this waits in the worker; a longer one parks the job in a tier.
+_SHORT_WAIT = 1.0
+# Infrastructure trouble is not the job's fault: wait for it without spending an attempt.
+_INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionRefusedError,
+)
+_INFRA_WAIT = 5.0
+
+
+class AlreadyProcessed(Exception):
+    """This message's effect is already committed; ack it and move on."""
+
+
+@dataclass(frozen=True)
+class Route:
+    queue: Queue
+    model: type[Job]
+    func: HandlerFunc
+
+
+class JobRouter:
+    """Collects a service's handlers: `@router.handler(topology.SMS.queues[0])`."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+
+    def handler(self, queue: Queue) -> Callable[[Callable[[J, JobContext], Awaitable[None]]], Any]:
+        def register(func: Callable[[J, JobContext], Awaitable[None]]) -> Any:
+            hints = typing.get_type_hints(func)
+            params = [name for name in hints if name != "return"]
+            model = hints[params[0]]
+            if not (isinstance(model, type) and issubclass(model, Job)):
+                raise TypeError(f"{func.__name__}: first parameter must be annotated with a Job")
+            if queue.name in self.routes:
+                raise ValueError(f"queue {queue.name} already has a handler")
+            self.routes[queue.name] = Route(queue, model, func)
+            return func
+
+        return register
+
+    @property
+    def queues(self) -> list[Queue]:
+        return [route.queue for route in self.routes.values()]
+
+
+@dataclass
+class JobContext:
+    """What a handler may use: the runtime's connections and this delivery's envelope."""
+
+    runtime: Runtime
+    queue: Queue
+    envelope: Envelope
+    log: logging.LoggerAdapter[logging.Logger] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"relay.{self.queue.name}"),
+            {
+                "job": self.envelope.job_type,
+                "message_id": self.envelope.message_id,
+                "attempt": self.envelope.attempt,
+            },
+        )
+
+    @property
+    def attempt(self) -> int:
+        return self.envelope.attempt
+
+    @property
+    def message_id(self) -> str:
+        return self.envelope.message_id
+
+    @property
+    def user_id(self) -> str | None:
+        return self.envelope.user_id
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A DB transaction that also records this message as processed.
+
+        The record is inserted first: a concurrent redelivery blocks on its key until
+        this transaction ends, then sees it and skips (AlreadyProcessed), so the
+        effect happens once. Rolled back with the effect if the handler fails.
+        """
+        async with self.runtime.pool.acquire() as connection, connection.transaction():
+            inserted = await connection.fetchval(
+                """
+                INSERT INTO runtime.processed_messages (queue, message_id) VALUES ($1, $2)
+                ON CONFLICT DO NOTHING RETURNING 1
+                """,
+                self.queue.name,
+                self.envelope.message_id,
+            )
+            if inserted is None:
+                raise AlreadyProcessed(self.envelope.message_id)
+            yield connection
+
+
+@dataclass
+class JobOutcome:
+    queue: str
+    job_type: str
+    message_id: str
+    attempt: int
+    outcome: str  # done | retried | delayed | failed | duplicate
+    duration: float
+    wait: float | None
+    error: str | None = None
+    user_id: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+JobObserver = Callable[[JobOutcome], Awaitable[None]]
+
+
+class Worker:
+    """Consumes the router's queues, one channel (and prefetch) per queue."""
+
+    def __init__(self, runtime: Runtime, router: JobRouter, concurrency: int | None = None) -> None:
+        self.runtime = runtime
+        self.router = router
+        self.settings = runtime.settings
+        self.concurrency = concurrency or self.settings.worker_max_concurrency
+        self.observers: list[JobObserver] = []
+        self._connection: AbstractRobustConnection | None = None
+        self._channels: dict[str, AbstractRobustChannel] = {}
+        self._consumers: dict[str, tuple[aio_pika.abc.AbstractQueue, str]] = {}
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def start(self) -> None:
+        """Connect (waiting for RabbitMQ), declare the topology and start consuming."""
+        self._connection = await _connect_when_ready(
+            self.settings.rabbitmq_url, self.runtime.service
+        )
+        setup = await self._connection.channel()
+        await declare(setup, self.router.queues, self.settings)
+        await setup.close()
+        for route in self.router.routes.values():
+            channel = await self._connection.channel()
+            await channel.set_qos(prefetch_count=self.concurrency)
+            # declare_queue (not get_queue): aio-pika re-consumes only declared queues
+            # when it restores the channel after a reconnect.
+            queue = await channel.declare_queue(
+                route.queue.name,
+                durable=True,
+                arguments=route.queue.arguments(self.settings.rabbitmq_queue_type),
+            )
+            tag = await queue.consume(self._callback(route))
+            self._channels[route.queue.name] = channel
+            self._consumers[route.queue.name] = (queue, tag)
+            metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(self.concurrency)
+        log.info(
+            "worker consuming",
+            extra={"queues": list(self.router.routes), "prefetch": self.concurrency},
+        )
+
+    async def set_concurrency(self, queue_name: str, prefetch: int) -> None:
+        """Change how many jobs of `queue_name` may run at once (autoscaling)."""
+        channel = self._channels[queue_name]
+        await channel.set_qos(prefetch_count=prefetch)
+        metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop consuming, let in-flight jobs finish within `grace`, then close.
+
+        Whatever is still unacked when the connection closes goes back to its queue.
+        """
+        self._stopping = True
+        for queue, tag in self._consumers.values():
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        grace = self.settings.worker_grace_seconds if grace is None else grace
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning(
+                "grace period over; unfinished jobs return to their queues",
+                extra={"in_flight": self._in_flight},
+            )
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+
+    def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._in_flight += 1
+            self._idle.clear()
+            metrics.JOBS_IN_FLIGHT.labels(route.queue.name).inc()
+            try:
+                await self._process(route, message)
+            finally:
+                self._in_flight -= 1
+                metrics.JOBS_IN_FLIGHT.labels(route.queue.name).dec()
+                if self._in_flight == 0:
+                    self._idle.set()
+
+        return on_message
+
+    async def _process(self, route: Route, message: AbstractIncomingMessage) -> None:
+        queue = route.queue
+        envelope = Envelope.from_message(message)
+        started = time.monotonic()
+        enqueued = envelope.enqueued_at()
+        wait = max(0.0, time.time() - enqueued) if enqueued else None
+        outcome = "done"
+        error: str | None = None
+        try:
+            try:
+                job = route.model.model_validate_json(message.body)
+            except (ValidationError, ValueError) as invalid:
+                outcome, error = "failed", f"invalid payload: {invalid}"
+                await self._bury(queue, message, envelope, error, "")
+                return
+            with tracing.tracer().start_as_current_span(
+                f"consume {queue.name}",
+                context=tracing.extract(envelope.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.destination.name": queue.name,
+                    "messaging.message.id": envelope.message_id,
+                    "relay.attempt": envelope.attempt,
+                },
+            ) as span:
+                outcome, error = await self._run(route, job, message, envelope)
+                if outcome in ("failed", "retried"):
+                    span.set_status(Status(StatusCode.ERROR, error))
+        except Exception as unexpected:
+            # Storing the failure or publishing the retry failed (database or broker
+            # trouble): hand the message back to the queue and try again later.
+            outcome, error = "requeued", repr(unexpected)
+            log.exception("could not settle message; requeueing", extra={"queue": queue.name})
+            await asyncio.sleep(1)
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+        finally:
+            duration = time.monotonic() - started
+            metrics.JOBS_PROCESSED.labels(queue.name, outcome).inc()
+            metrics.JOB_RUNTIME.labels(queue.name).observe(duration)
+            if wait is not None:
+                metrics.JOB_WAIT.labels(queue.name).observe(wait)
+            log.info(
+                "job %s",
+                outcome,
+                extra={
+                    "job": envelope.job_type,
+                    "queue": queue.name,
+                    "message_id": envelope.message_id,
+                    "attempt": envelope.attempt,
+                    "duration_ms": round(duration * 1000, 2),
+                    "outcome": outcome,
+                    **({"error": error} if error else {}),
+                },
+            )
+            if self.observers:
+                record = JobOutcome(
+                    queue=queue.name,
+                    job_type=envelope.job_type,
+                    message_id=envelope.message_id,
+                    attempt=envelope.attempt,
+                    outcome=outcome,
+                    duration=duration,
+                    wait=wait,
+                    error=error,
+                    user_id=envelope.user_id,
+                    headers=envelope.headers,
+                )
+                for observer in self.observers:
+                    with contextlib.suppress(Exception):
+                        await observer(record)
+
+    async def _run(
+        self, route: Route, job: Job, message: AbstractIncomingMessage, envelope: Envelope
+    ) -> tuple[str, str | None]:
+        queue = route.queue
+        timeout = queue.timeout or self.settings.job_timeout
+        context = JobContext(self.runtime, queue, envelope)
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    await route.func(job, context)
+            except AlreadyProcessed:
+                await message.ack()
+                return "duplicate", None
+            except RetryLater as later:
+                if later.delay <= _SHORT_WAIT and not self._stopping:
+                    await asyncio.sleep(later.delay)
+                    continue
+                await self._park(queue, message, envelope, later.delay, envelope.attempt)
+                return "delayed", later.reason
+            except _INFRA_ERRORS as trouble:
+                await self._park(queue, message, envelope, _INFRA_WAIT, envelope.attempt)
+                return "delayed", f"infrastructure unavailable: {trouble!r}"
+            except Permanent as permanent:
+                error = f"{type(permanent).__name__}: {permanent}"
+                await self._bury(queue, message, envelope, error, traceback.format_exc())
+                return "failed", error
+            except TimeoutError:
+                error = f"timed out after {timeout:g}s"
+                return await self._fail_attempt(
+                    queue, message, envelope, error, traceback.format_exc()
+                )
+            except Exception as failure:
+                error = f"{type(failure).__name__}: {failure}"
+                return await self._fail_attempt(
+                    queue, message, envelope, error, traceback.format_exc()
+                )
+            await message.ack()
+            return "done", None
+
+    async def _fail_attempt(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        error: str,
+        trace: str,
+    ) -> tuple[str, str | None]:
+        max_attempts = queue.max_attempts or self.settings.job_max_attempts
+        if envelope.attempt >= max_attempts:
+            await self._bury(queue, message, envelope, error, trace)
+            return "failed", error
+        delays = queue.retry_delays or self.settings.job_retry_delays
+        delay = delays[min(envelope.attempt, len(delays)) - 1]
+        await self._send_to_tier(message, RetryTier(queue.name, delay), envelope.attempt + 1, error)
+        return "retried", error
+
+    async def _park(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        delay: float,
+        attempt: int,
+    ) -> None:
+        tiers = queue.tiers(queue.retry_delays or self.settings.job_retry_delays)
+        tier = next((t for t in tiers if t.delay >= delay), tiers[-1])
+        await self._send_to_tier(message, tier, attempt, None)
+
+    async def _send_to_tier(
+        self, message: AbstractIncomingMessage, tier: RetryTier, attempt: int, error: str | None
+    ) -> None:
+        """Publish a copy to the tier (confirmed) before acking the original: never lost."""
+        headers = dict(message.headers or {})
+        headers[ATTEMPT] = attempt
+        headers[ENQUEUED_AT] = time.time() + tier.delay
+        if error:
+            headers["x-last-error"] = error[:500]
+        copy = aio_pika.Message(
+            body=message.body,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=message.timestamp,
+            headers=headers,
+        )
+        await self.runtime.publisher.publish_message("", tier.name, copy)
+        await message.ack()
+
+    async def _bury(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        error: str,
+        trace: str,
+    ) -> None:
+        await self.runtime.failed_jobs.add(
+            queue=queue.name,
+            envelope=envelope,
+            body=message.body,
+            error=error,
+            traceback=trace,
+            attempts=envelope.attempt,
+        )
+        await message.ack()
+
+
+async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnection:
+    delay = 0.2
+    while True:
+        try:
+            return await aio_pika.connect_robust(
+                url, client_properties={"connection_name": f"relay-{service}-worker"}
+            )
+        except (OSError, aio_pika.exceptions.AMQPError) as error:
+            log.warning("waiting for rabbitmq", extra={"error": repr(error)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def run_worker(
+    runtime: Runtime, router: JobRouter, *, extra: Callable[[Worker], Awaitable[None]] | None = None
+) -> None:
+    """Run `router`'s handlers until SIGTERM or SIGINT, then drain and close."""
+    worker = Worker(runtime, router)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if runtime.settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(runtime.settings.metrics_port)
+    await worker.start()
+    if extra is not None:
+        await extra(worker)
+    await stop.wait()
+    log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
+    await worker.stop()
+    await runtime.close()

@@ -1,0 +1,97 @@
+"""The message envelope: a job's payload model and the AMQP properties around it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import BaseModel, ConfigDict
+
+ATTEMPT = "x-attempt"
+USER_ID = "x-user-id"
+IDEMPOTENCY_KEY = "x-idempotency-key"
+RETRIED_FROM = "x-retried-from"
+ENQUEUED_AT = "x-enqueued-at"
+
+
+class Job(BaseModel):
+    """Base class of every job payload; validated when published and when consumed."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+@dataclass
+class Envelope:
+    """Everything about a message except its body."""
+
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    job_type: str = ""
+    correlation_id: str | None = None
+    attempt: int = 1
+    user_id: str | None = None
+    idempotency_key: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+
+    def to_message(self, body: bytes, *, priority: int | None = None) -> aio_pika.Message:
+        headers: dict[str, Any] = dict(self.headers)
+        headers[ATTEMPT] = self.attempt
+        headers[ENQUEUED_AT] = time.time()
+        if self.user_id is not None:
+            headers[USER_ID] = self.user_id
+        if self.idempotency_key is not None:
+            headers[IDEMPOTENCY_KEY] = self.idempotency_key
+        return aio_pika.Message(
+            body=body,
+            message_id=self.message_id,
+            correlation_id=self.correlation_id,
+            type=self.job_type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=int(time.time()),
+            headers=headers,
+            priority=priority,
+        )
+
+    @classmethod
+    def from_message(cls, message: AbstractIncomingMessage) -> Envelope:
+        headers = dict(message.headers or {})
+        return cls(
+            message_id=message.message_id or str(uuid.uuid4()),
+            job_type=message.type or "",
+            correlation_id=message.correlation_id,
+            attempt=_as_int(headers.get(ATTEMPT), default=1),
+            user_id=_as_str(headers.get(USER_ID)),
+            idempotency_key=_as_str(headers.get(IDEMPOTENCY_KEY)),
+            headers=headers,
+        )
+
+    def enqueued_at(self) -> float | None:
+        value = self.headers.get(ENQUEUED_AT)
+        return float(value) if isinstance(value, int | float) else None
+
+
+def job_type(model: type[BaseModel]) -> str:
+    return model.__name__
+
+
+def _as_int(value: object, default: int) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes | str):
+        try:
+            return int(value)
+        except ValueError:
+            return default
+    return default
+
+
+def _as_str(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)

@@ -1,0 +1,1 @@
+"""Alembic migrations, one script location per Postgres schema."""

@@ -1,0 +1,3 @@
+from common.migrations.env import run
+
+run()

@@ -1,0 +1,178 @@
+"""Publishing with publisher confirms over one robust connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+from aiormq.exceptions import AMQPError as AiormqError
+
+from . import tracing
+from .envelope import Envelope, Job, job_type
+from .errors import BrokerUnavailable
+from .settings import RuntimeSettings
+from .topology import EVENTS, Exchange, Queue, exchange_of
+
+log = logging.getLogger(__name__)
+
+_BROKER_ERRORS = (AMQPError, AiormqError, OSError, ConnectionError, asyncio.TimeoutError)
+
+
+async def declare(
+    channel: aio_pika.abc.AbstractChannel,
+    queues: Iterable[Queue],
+    settings: RuntimeSettings,
+) -> None:
+    """Declare the exchanges, work queues, bindings and retry tiers of `queues` (idempotent)."""
+    queue_type = settings.rabbitmq_queue_type
+    declared: dict[str, aio_pika.abc.AbstractExchange] = {}
+    events = await channel.declare_exchange(EVENTS.name, EVENTS.type, durable=True)
+    declared[EVENTS.name] = events
+    for queue in queues:
+        exchange_spec: Exchange = exchange_of(queue)
+        exchange = declared.get(exchange_spec.name)
+        if exchange is None:
+            exchange = await channel.declare_exchange(
+                exchange_spec.name, exchange_spec.type, durable=True
+            )
+            declared[exchange_spec.name] = exchange
+        work = await channel.declare_queue(
+            queue.name, durable=True, arguments=queue.arguments(queue_type)
+        )
+        await work.bind(exchange, routing_key=queue.routing_key)
+        for tier in queue.tiers(queue.retry_delays or settings.job_retry_delays):
+            await channel.declare_queue(
+                tier.name, durable=True, arguments=tier.arguments(queue_type)
+            )
+
+
+class Publisher:
+    """Publishes jobs and waits for the broker's confirm; failures raise BrokerUnavailable.
+
+    The connection is opened lazily and reopened by aio-pika after a broker restart; a
+    publish that is not confirmed within PUBLISH_TIMEOUT fails fast instead of hanging.
+    """
+
+    def __init__(self, settings: RuntimeSettings, queues: Iterable[Queue] = ()) -> None:
+        self.settings = settings
+        self._queues = list(queues)
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._connect_lock = asyncio.Lock()
+        self._in_flight = asyncio.Semaphore(settings.publish_max_in_flight)
+
+    @property
+    def connected(self) -> bool:
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def connect(self) -> None:
+        """Open the connection and declare the topology; BrokerUnavailable if it can't."""
+        async with self._connect_lock:
+            if self.connected:
+                return
+            try:
+                if self._connection is None or self._connection.is_closed:
+                    self._connection = await asyncio.wait_for(
+                        aio_pika.connect_robust(
+                            self.settings.rabbitmq_url,
+                            timeout=self.settings.publish_timeout,
+                            client_properties={"connection_name": "relay-publisher"},
+                        ),
+                        self.settings.publish_timeout,
+                    )
+                channel = await self._connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+                await declare(channel, self._queues, self.settings)
+                self._channel = channel
+                self._exchanges = {}
+            except _BROKER_ERRORS as error:
+                await self._discard()
+                raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+
+    async def _discard(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 1)
+
+    async def close(self) -> None:
+        await self._discard()
+
+    async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
+        if not self.connected:
+            await self.connect()
+        assert self._channel is not None
+        if name == "":
+            return self._channel.default_exchange
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await self._channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish(
+        self,
+        queue: Queue,
+        job: Job,
+        *,
+        envelope: Envelope | None = None,
+    ) -> str:
+        """Publish `job` to `queue` via its exchange; returns the message id once confirmed."""
+        envelope = envelope or Envelope()
+        if not envelope.job_type:
+            envelope.job_type = job_type(type(job))
+        tracing.inject(envelope.headers)
+        message = envelope.to_message(job.model_dump_json().encode())
+        await self.publish_message(queue.exchange, queue.routing_key, message)
+        return envelope.message_id
+
+    async def publish_event(self, routing_key: str, body: bytes) -> None:
+        """Publish a live event (e.g. `user.<id>`) to the events exchange."""
+        message = aio_pika.Message(
+            body=body,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        await self.publish_message(EVENTS.name, routing_key, message, mandatory=False)
+
+    async def publish_message(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: aio_pika.Message,
+        *,
+        mandatory: bool = True,
+    ) -> None:
+        """Publish a ready message and wait for its confirm, within PUBLISH_TIMEOUT."""
+        async with self._in_flight:
+            try:
+                await asyncio.wait_for(
+                    self._publish(exchange, routing_key, message, mandatory),
+                    self.settings.publish_timeout,
+                )
+            except (DeliveryError, PublishError) as error:
+                raise BrokerUnavailable(f"RabbitMQ refused the message: {error!r}") from error
+            except _BROKER_ERRORS as error:
+                if isinstance(error, asyncio.TimeoutError):
+                    # The connection may be wedged mid-reconnect; start afresh next time.
+                    await self._discard()
+                raise BrokerUnavailable(f"RabbitMQ did not confirm: {error!r}") from error
+
+    async def _publish(
+        self, exchange_name: str, routing_key: str, message: aio_pika.Message, mandatory: bool
+    ) -> Any:
+        exchange = await self._exchange(exchange_name)
+        return await exchange.publish(message, routing_key=routing_key, mandatory=mandatory)

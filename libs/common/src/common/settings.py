@@ -1,0 +1,77 @@
+"""Runtime settings read from the environment (names fixed by CONTRACT.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _parse_delays(value: object) -> object:
+    if isinstance(value, str):
+        return [float(part) for part in value.split(",") if part.strip()]
+    return value
+
+
+class RuntimeSettings(BaseSettings):
+    """Settings every process reads: connections, job policy, observability."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    rabbitmq_url: str = "amqp://guest:guest@localhost:5672/"
+    rabbitmq_management_url: str = ""
+    database_url: str = "postgresql://postgres:postgres@localhost:5432/postgres"
+    redis_url: str = "redis://localhost:6379/0"
+    redis_key_prefix: str = "relay:"
+
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_retry_delays: Annotated[list[float], NoDecode] = [10.0, 30.0, 60.0]
+    job_timeout: float = Field(default=60.0, gt=0)
+
+    worker_min_concurrency: int = Field(default=2, ge=1)
+    worker_max_concurrency: int = Field(default=20, ge=1)
+    worker_grace_seconds: float = 30.0
+    publish_timeout: float = 5.0
+    publish_max_in_flight: int = 1000
+    rabbitmq_queue_type: Literal["quorum", "classic"] = "quorum"
+
+    otel_traces_exporter: Literal["otlp", "console", "none", "memory"] = "none"
+    otel_service_name: str = ""
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    metrics_port: int = 0
+
+    @field_validator("job_retry_delays", mode="before")
+    @classmethod
+    def split_delays(cls, value: object) -> object:
+        return _parse_delays(value)
+
+    @field_validator("job_retry_delays")
+    @classmethod
+    def delays_positive(cls, value: list[float]) -> list[float]:
+        if not value or any(delay <= 0 for delay in value):
+            raise ValueError("JOB_RETRY_DELAYS needs one or more positive numbers, e.g. 10,30,60")
+        return value
+
+    @cached_property
+    def management_url(self) -> str:
+        """The management API base URL, derived from RABBITMQ_URL unless given."""
+        if self.rabbitmq_management_url:
+            return self.rabbitmq_management_url.rstrip("/")
+        amqp = urlsplit(self.rabbitmq_url)
+        user = amqp.username or "guest"
+        password = amqp.password or "guest"
+        return f"http://{user}:{password}@{amqp.hostname or 'localhost'}:15672"
+
+    @cached_property
+    def vhost(self) -> str:
+        """The virtual host named in RABBITMQ_URL ("/" when none)."""
+        path = urlsplit(self.rabbitmq_url).path
+        return path[1:] if len(path) > 1 else "/"
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed `attempt` (1-based); the last delay repeats."""
+        return self.job_retry_delays[min(attempt, len(self.job_retry_delays)) - 1]

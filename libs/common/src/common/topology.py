@@ -1,0 +1,179 @@
+"""Exchanges, work queues and retry tiers, as data: the one place the topology is declared.
+
+Every process declares what it uses from here at start-up, and
+`infra/rabbitmq/definitions.json` is generated from the same data (`make definitions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+QueueType = Literal["quorum", "classic"]
+
+# Tiers that RetryLater(delay) can park a job in without spending an attempt
+# (throttles, circuit breakers). A delay is rounded up to the nearest tier.
+WAIT_TIERS: tuple[float, ...] = (1.0, 5.0, 30.0, 300.0)
+
+
+def format_delay(seconds: float) -> str:
+    """`10.0` -> `10s`, `0.25` -> `0.25s`: the delay as it appears in a tier's name."""
+    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    type: Literal["topic", "direct", "fanout"] = "topic"
+
+
+@dataclass(frozen=True)
+class RetryTier:
+    """A queue that holds messages for `delay` seconds, then dead-letters them to `target`.
+
+    The delay is part of the name, so a new delay is a new queue: changing
+    JOB_RETRY_DELAYS never redeclares an existing queue with other arguments.
+    """
+
+    target: str
+    delay: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.target}.retry.{format_delay(self.delay)}"
+
+    def arguments(self, queue_type: QueueType) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "x-queue-type": queue_type,
+            "x-message-ttl": int(self.delay * 1000),
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": self.target,
+        }
+        if queue_type == "quorum":
+            # Without this a quorum queue dead-letters at most once: a message could be
+            # dropped between the tier and the work queue (RabbitMQ >= 3.10).
+            arguments["x-dead-letter-strategy"] = "at-least-once"
+            arguments["x-overflow"] = "reject-publish"
+        return arguments
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A durable work queue for one job kind; its name is also its routing key."""
+
+    name: str
+    exchange: str
+    retry_delays: tuple[float, ...] | None = None  # None: JOB_RETRY_DELAYS
+    max_attempts: int | None = None  # None: JOB_MAX_ATTEMPTS
+    timeout: float | None = None  # None: JOB_TIMEOUT
+
+    @property
+    def routing_key(self) -> str:
+        return self.name
+
+    def arguments(self, queue_type: QueueType) -> dict[str, Any]:
+        return {"x-queue-type": queue_type}
+
+    def tiers(self, default_delays: Sequence[float]) -> list[RetryTier]:
+        delays = set(self.retry_delays or default_delays) | set(WAIT_TIERS)
+        return [RetryTier(self.name, delay) for delay in sorted(delays)]
+
+
+@dataclass(frozen=True)
+class Domain:
+    exchange: Exchange
+    queues: tuple[Queue, ...] = field(default=())
+
+
+def _domain(name: str, *kinds: str) -> Domain:
+    return Domain(Exchange(name), tuple(Queue(f"{name}.{kind}", name) for kind in kinds))
+
+
+SMS = _domain("sms", "send", "bulk", "campaign")
+PAYMENTS = _domain("payments", "stripe", "monetbil")
+TOURNAMENTS = _domain(
+    "tournaments", "check_full", "auto_start", "expire_matches", "warn_deadlines", "email"
+)
+NOTIFICATIONS = _domain("notifications", "high", "normal", "image")
+
+DOMAINS: tuple[Domain, ...] = (SMS, PAYMENTS, TOURNAMENTS, NOTIFICATIONS)
+
+# Live events for connected users (SSE). Each gateway replica binds its own exclusive,
+# auto-deleted queue, so an event reaches whichever replica holds the user's stream.
+EVENTS = Exchange("events")
+
+
+def queue(name: str) -> Queue:
+    """The work queue called `name`; KeyError names the known ones."""
+    for domain in DOMAINS:
+        for candidate in domain.queues:
+            if candidate.name == name:
+                return candidate
+    known = ", ".join(q.name for d in DOMAINS for q in d.queues)
+    raise KeyError(f"unknown queue {name!r}; known queues: {known}")
+
+
+def all_queues() -> list[Queue]:
+    return [q for d in DOMAINS for q in d.queues]
+
+
+def exchange_of(q: Queue) -> Exchange:
+    for domain in DOMAINS:
+        if domain.exchange.name == q.exchange:
+            return domain.exchange
+    return Exchange(q.exchange)
+
+
+def definitions(
+    queues: Iterable[Queue],
+    default_delays: Sequence[float],
+    queue_type: QueueType = "quorum",
+    vhost: str = "/",
+) -> dict[str, Any]:
+    """RabbitMQ definitions (the management API's import format) for `queues`."""
+    queue_list = list(queues)
+    exchanges = {exchange_of(q) for q in queue_list} | {EVENTS}
+    defs: dict[str, Any] = {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [
+            {
+                "name": ex.name,
+                "vhost": vhost,
+                "type": ex.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+            for ex in sorted(exchanges, key=lambda e: e.name)
+        ],
+        "queues": [],
+        "bindings": [],
+    }
+    for q in queue_list:
+        defs["queues"].append(_queue_def(q.name, q.arguments(queue_type), vhost))
+        for tier in q.tiers(default_delays):
+            defs["queues"].append(_queue_def(tier.name, tier.arguments(queue_type), vhost))
+        defs["bindings"].append(
+            {
+                "source": q.exchange,
+                "vhost": vhost,
+                "destination": q.name,
+                "destination_type": "queue",
+                "routing_key": q.routing_key,
+                "arguments": {},
+            }
+        )
+    return defs
+
+
+def _queue_def(name: str, arguments: dict[str, Any], vhost: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "vhost": vhost,
+        "durable": True,
+        "auto_delete": False,
+        "arguments": arguments,
+    }

@@ -1,0 +1,83 @@
+"""Fixtures shared by every suite: real services, isolated per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import ServiceUrls, fresh_database, fresh_vhost, resolve_services
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def services() -> ServiceUrls:
+    found = resolve_services()
+    if isinstance(found, str):
+        if IN_CI:
+            pytest.fail(f"CI needs RabbitMQ, Postgres and Redis: {found}", pytrace=False)
+        pytest.skip(f"services unavailable: {found}")
+    return found
+
+
+@pytest.fixture
+def vhost_url(services: ServiceUrls) -> Iterator[str]:
+    with fresh_vhost(services) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(services: ServiceUrls) -> Iterator[str]:
+    """One database for the session; tests that need a clean one use `fresh_database_url`."""
+    with fresh_database(services) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_database_url(services: ServiceUrls) -> Iterator[str]:
+    with fresh_database(services) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"test:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+def env(
+    services: ServiceUrls, vhost_url: str, fresh_database_url: str, redis_prefix: str
+) -> dict[str, Any]:
+    """Environment for a process under test: its own vhost, database and Redis prefix."""
+    return {
+        "RABBITMQ_URL": vhost_url,
+        "RABBITMQ_MANAGEMENT_URL": services.management,
+        "DATABASE_URL": fresh_database_url,
+        "REDIS_URL": services.redis,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "LOG_FORMAT": "json",
+    }
+
+
+@pytest.fixture
+async def runtime_factory(env: dict[str, Any]) -> AsyncIterator[Any]:
+    """Start Runtimes on the test's services; all are closed at the end."""
+    from common.runtime import Runtime
+    from common.settings import RuntimeSettings
+
+    started: list[Runtime] = []
+
+    async def start(queues: Any = (), **overrides: Any) -> Runtime:
+        values = {key.lower(): value for key, value in env.items()}
+        values.update(overrides)
+        runtime = await Runtime.start(RuntimeSettings(**values), "test", queues=queues)
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        await runtime.close()
