@@ -81,3 +81,15 @@ async def runtime_factory(env: dict[str, Any]) -> AsyncIterator[Any]:
     yield start
     for runtime in started:
         await runtime.close()
+
+
+@pytest.fixture
+def stack(env: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Procfile processes for one test; start the ones it needs with `stack.start(name)`."""
+    from tests.support import Stack
+
+    running = Stack(env, name=request.node.name)
+    try:
+        yield running
+    finally:
+        running.stop()

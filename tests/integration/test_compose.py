@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -99,33 +99,37 @@ def rendered() -> dict[str, Any]:
     )
     config = yaml.safe_load(result.stdout)
     assert isinstance(config, dict) and config.get("services"), result.stdout
-    return config
+    return cast(dict[str, Any], config)
 
 
 @pytest.fixture(scope="module")
-def services(rendered: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return rendered["services"]
+def compose_services(rendered: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rendered services (named apart from conftest's `services`: the backing URLs)."""
+    services: dict[str, dict[str, Any]] = rendered["services"]
+    return services
 
 
 @pytest.fixture(scope="module")
 def raw() -> dict[str, Any]:
     """The file as written (anchors resolved by PyYAML), for what `config` normalises."""
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    return cast(dict[str, Any], yaml.safe_load(COMPOSE_FILE.read_text()))
 
 
 def test_compose_config_succeeds(rendered: dict[str, Any]) -> None:
     assert set(BACKING_SERVICES) <= set(rendered["services"])
 
 
-def test_every_procfile_process_is_a_service(services: dict[str, dict[str, Any]]) -> None:
+def test_every_procfile_process_is_a_service(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     names = _procfile_names()
     assert set(CONTRACT_PROCESSES) <= set(names), f"Procfile lacks {CONTRACT_PROCESSES}"
     missing = [name for name in names if name not in services]
     assert not missing, f"Procfile processes without a compose service: {missing}"
 
 
-def test_workers_are_scalable(services: dict[str, dict[str, Any]]) -> None:
+def test_workers_are_scalable(compose_services: dict[str, dict[str, Any]]) -> None:
     """`docker compose up --scale sms=4`: no fixed container name, no host port."""
+    services = compose_services
     for name in _procfile_names():
         if name == "gateway":
             continue
@@ -138,8 +142,9 @@ def test_workers_are_scalable(services: dict[str, dict[str, Any]]) -> None:
 
 
 def test_app_services_wait_for_healthy_backing_services(
-    services: dict[str, dict[str, Any]],
+    compose_services: dict[str, dict[str, Any]],
 ) -> None:
+    services = compose_services
     for name in _procfile_names():
         depends_on = services[name].get("depends_on")
         assert isinstance(depends_on, dict), f"{name}: depends_on must use conditions"
@@ -149,7 +154,8 @@ def test_app_services_wait_for_healthy_backing_services(
             assert condition == "service_healthy", f"{name} -> {backing}: {condition}"
 
 
-def test_health_checks_need_no_curl(services: dict[str, dict[str, Any]]) -> None:
+def test_health_checks_need_no_curl(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     for name in (*BACKING_SERVICES, *_procfile_names()):
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
         text = _healthcheck_text(services[name])
@@ -160,17 +166,19 @@ def test_health_checks_need_no_curl(services: dict[str, dict[str, Any]]) -> None
     assert "redis-cli" in _healthcheck_text(services["redis"])
 
 
-def test_app_processes_share_one_image(services: dict[str, dict[str, Any]]) -> None:
+def test_app_processes_share_one_image(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     images = {services[name].get("image") for name in _procfile_names()}
     assert len(images) == 1 and None not in images, images
     for name in _procfile_names():
         build = services[name].get("build")
         context = build["context"] if isinstance(build, dict) else build
-        assert Path(context).resolve() == ROOT, f"{name} builds from {context}"
+        assert context and Path(str(context)).resolve() == ROOT, f"{name} builds from {context}"
     assert (ROOT / "Dockerfile").is_file()
 
 
-def test_commands_match_the_processes(services: dict[str, dict[str, Any]]) -> None:
+def test_commands_match_the_processes(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     modules = {
         "gateway": "gateway",
         "sms": "sms",
@@ -183,7 +191,8 @@ def test_commands_match_the_processes(services: dict[str, dict[str, Any]]) -> No
         assert services[name]["command"] == ["python", "-m", module], name
 
 
-def test_shared_environment(services: dict[str, dict[str, Any]]) -> None:
+def test_shared_environment(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     required = {
         "RABBITMQ_URL": "rabbitmq",
         "RABBITMQ_MANAGEMENT_URL": "rabbitmq",
@@ -204,15 +213,18 @@ def test_shared_environment(services: dict[str, dict[str, Any]]) -> None:
 
 
 def test_graceful_stop_outlasts_the_worker_grace_period(
-    services: dict[str, dict[str, Any]],
+    compose_services: dict[str, dict[str, Any]],
 ) -> None:
     """WORKER_GRACE_SECONDS defaults to 30 s; compose must not SIGKILL before that."""
+    services = compose_services
     for name in _procfile_names():
         grace = services[name].get("stop_grace_period", "10s")
         assert _seconds(grace) > 30, f"{name}: stop_grace_period {grace}"
 
 
-def test_image_volume_is_shared(services: dict[str, dict[str, Any]]) -> None:
+def test_image_volume_is_shared(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
+
     def image_volume(name: str) -> str | None:
         for volume in services[name].get("volumes", []):
             if isinstance(volume, str):
@@ -229,8 +241,9 @@ def test_image_volume_is_shared(services: dict[str, dict[str, Any]]) -> None:
 
 
 def test_observability_profile(
-    services: dict[str, dict[str, Any]], raw: dict[str, Any]
+    compose_services: dict[str, dict[str, Any]], raw: dict[str, Any]
 ) -> None:
+    services = compose_services
     for name in OBSERVABILITY:
         assert name in services, f"{name} missing"
         assert raw["services"][name].get("profiles") == ["observability"], name
@@ -240,7 +253,8 @@ def test_observability_profile(
             assert not service.get("profiles"), f"{name} hidden behind {service['profiles']}"
 
 
-def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
+def test_images_are_pinned(compose_services: dict[str, dict[str, Any]]) -> None:
+    services = compose_services
     for name, service in services.items():
         image = service.get("image")
         assert image, f"{name} has no image"
@@ -276,9 +290,10 @@ def test_bind_mounted_files_exist(raw: dict[str, Any]) -> None:
             assert path.exists(), f"{name} mounts missing {source}"
 
 
-def test_rabbitmq_definitions_and_credentials(services: dict[str, dict[str, Any]]) -> None:
+def test_rabbitmq_definitions_and_credentials(compose_services: dict[str, dict[str, Any]]) -> None:
     """Boot-time definitions skip the default user, so users.json must carry the user the
     processes log in with (RABBITMQ_URL), and rabbitmq.conf must load that directory."""
+    services = compose_services
     conf = (INFRA / "rabbitmq" / "rabbitmq.conf").read_text()
     match = re.search(r"^load_definitions\s*=\s*(\S+)", conf, flags=re.M)
     assert match, "rabbitmq.conf does not load definitions"

@@ -177,3 +177,19 @@ def _queue_def(name: str, arguments: dict[str, Any], vhost: str) -> dict[str, An
         "auto_delete": False,
         "arguments": arguments,
     }
+
+
+def render_definitions() -> str:
+    """The checked-in `infra/rabbitmq/definitions.json`, from the default settings."""
+    import json
+
+    from .settings import RuntimeSettings
+
+    fields = RuntimeSettings.model_fields
+    delays = fields["job_retry_delays"].default
+    queue_type = fields["rabbitmq_queue_type"].default
+    return json.dumps(definitions(all_queues(), delays, queue_type), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_definitions(), end="")

@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every Relay process; the compose service (or the orchestrator) picks the
+# command: python -m gateway | sms | payments | tournaments | tournaments.scheduler | notifications
+#
+#   docker build -t relay:dev .
+#   docker run --rm -p 8000:8000 relay:dev                      # the gateway (default command)
+#   docker run --rm relay:dev python -m sms                     # a worker
+
+ARG PYTHON_VERSION=3.11
+ARG UV_VERSION=0.13.9
+
+FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+
+# ---------------------------------------------------------------------------------------
+# builder: resolve the locked dependencies into /app/.venv
+# ---------------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim AS builder
+ARG PYTHON_VERSION
+COPY --from=uv /uv /usr/local/bin/uv
+
+# Build against the image's own interpreter (same path in the runtime stage, so the venv's
+# symlinks stay valid); never download a Python; copy from the cache mount rather than
+# hard-link (different filesystems); pre-compile bytecode, since the non-root runtime user
+# cannot write __pycache__ next to root-owned files.
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python${PYTHON_VERSION} \
+    UV_PROJECT_ENVIRONMENT=/app/.venv \
+    UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1
+
+WORKDIR /app
+
+# Layer 1, third-party dependencies only. With --frozen uv installs straight from uv.lock,
+# so the root pyproject.toml is enough: the members' pyproject files are not needed yet and
+# adding a service never invalidates this layer's inputs.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    uv sync --frozen --no-dev --no-install-workspace
+
+# Layer 2, the workspace members (libs/common, services/*). They are installed editable, as
+# under `make install`, so the code runs from /app/<member>/src exactly like the Procfile
+# does, and files beside the packages (migrations, templates) resolve the same way.
+COPY . /app
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev \
+ && python -m compileall -q libs services
+
+# ---------------------------------------------------------------------------------------
+# runtime: slim Python, the venv and the sources, non-root
+# ---------------------------------------------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim AS runtime
+
+# /data/images is created owned by relay because a fresh named volume is seeded from the
+# image's directory, ownership included: that is what makes the shared image volume
+# (IMAGE_STORAGE_DIR, mounted by gateway and notifications) writable for this user.
+RUN groupadd --system --gid 10001 relay \
+ && useradd --system --uid 10001 --gid relay --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin relay \
+ && mkdir -p /data/images \
+ && chown relay:relay /data/images
+
+WORKDIR /app
+# Code and venv stay root-owned: the processes can read, not rewrite, what they run.
+COPY --from=builder /app /app
+
+ENV PATH=/app/.venv/bin:$PATH \
+    VIRTUAL_ENV=/app/.venv \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    GATEWAY_PORT=8000 \
+    IMAGE_STORAGE_DIR=/data/images
+
+USER relay:relay
+# 8000: the gateway's HTTP port; 9100: a worker's Prometheus metrics (METRICS_PORT).
+EXPOSE 8000 9100
+
+# No HEALTHCHECK here: one image runs several kinds of process, so each compose service
+# declares its own probe (python + urllib, as slim images carry no curl).
+
+CMD ["python", "-m", "gateway"]

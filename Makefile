@@ -1,0 +1,45 @@
+# Relay: `make install`, `make run`, `make test`, `make lint`, `make bench`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY := .venv/bin/python
+
+.PHONY: install run test lint format bench definitions unit integration e2e clean
+
+install: ## a uv-managed .venv with every dependency (idempotent)
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
+	@$(UV) sync --all-groups --frozen --quiet || $(UV) sync --all-groups --quiet
+
+run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
+	$(PY) -c "from common.db import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
+	.venv/bin/honcho start -f Procfile
+
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+test: install lint ## lint, then every test against the real services
+	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
+
+unit: install
+	$(PY) -m pytest -q tests/unit
+
+integration: install
+	$(PY) -m pytest -q tests/integration
+
+e2e: install
+	$(PY) -m pytest -q tests/e2e
+
+bench: install ## throughput and latency figures (prints tables)
+	$(PY) -m bench
+
+definitions: install ## regenerate infra/rabbitmq/definitions.json from the topology data
+	$(PY) -m common.topology > infra/rabbitmq/definitions.json
+
+format: install
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+clean:
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache tests/artifacts

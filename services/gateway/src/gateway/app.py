@@ -1,0 +1,59 @@
+"""The FastAPI application: runtime connections in the lifespan, routers, error answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from common.errors import BrokerUnavailable
+from common.runtime import Runtime
+from fastapi import FastAPI
+
+from . import errors
+from .auth import KeyRing
+from .idempotency import IdempotencyMiddleware
+from .routes import ROUTERS
+from .settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+# Coroutines started with the app and cancelled at shutdown (e.g. the SSE event relay).
+BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = []
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Postgres and Redis are waited for; RabbitMQ is not, so the gateway can answer
+        # 503 + Retry-After (and /readyz names it) while the broker is down.
+        runtime = await Runtime.start(settings, "gateway", wait_for_broker=False)
+        app.state.runtime = runtime
+        app.state.keys = KeyRing(settings, runtime.pool)
+        with contextlib.suppress(BrokerUnavailable):
+            await runtime.publisher.connect()
+        tasks = [asyncio.create_task(start(app)) for start in BACKGROUND]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.close()
+
+    app = FastAPI(
+        title="Relay",
+        version="0.1.0",
+        description="Background jobs on RabbitMQ: SMS, payments, tournaments, notifications.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(IdempotencyMiddleware)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,204 @@
+"""`relay`: the Laravel queue runbook on the command line.
+
+relay failed list [--queue Q]      php artisan queue:failed
+relay failed retry ID | --all      php artisan queue:retry ID | all
+relay failed forget ID             php artisan queue:forget ID
+relay failed flush [--queue Q]     php artisan queue:flush
+relay queues                       depths, rates, consumers
+relay keys create --user U [--admin]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from common import db
+from common.errors import BrokerUnavailable, NotFound
+from common.failed_jobs import FailedJobStore
+from common.publisher import Publisher
+from common.topology import all_queues
+from rich.console import Console
+from rich.table import Table
+
+from .auth import create_key
+from .queues import queue_stats
+from .settings import GatewaySettings
+
+app = typer.Typer(
+    help="Relay: jobs on RabbitMQ, with the Laravel queue runbook.", no_args_is_help=True
+)
+failed_app = typer.Typer(help="Failed jobs: list, retry, forget, flush.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(failed_app, name="failed")
+app.add_typer(keys_app, name="keys")
+console = Console()
+T = TypeVar("T")
+
+
+def _run(work: Callable[[GatewaySettings], Coroutine[Any, Any, T]]) -> T:
+    settings = GatewaySettings()
+    try:
+        return asyncio.run(work(settings))
+    except NotFound as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    except BrokerUnavailable as error:
+        console.print(f"[red]RabbitMQ is unreachable at RABBITMQ_URL: {error}[/red]")
+        raise typer.Exit(2) from error
+
+
+async def _store(settings: GatewaySettings) -> FailedJobStore:
+    await db.migrate_when_ready(settings.database_url)
+    return FailedJobStore(await db.create_pool(settings.database_url, min_size=1, max_size=4))
+
+
+@failed_app.command("list")
+def failed_list(
+    queue: Annotated[str | None, typer.Option(help="Only this queue")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List failed jobs, newest first."""
+
+    async def work(settings: GatewaySettings) -> None:
+        store = await _store(settings)
+        jobs = await store.list(queue, limit)
+        total = await store.count(queue)
+        await store.pool.close()
+        if as_json:
+            print(json.dumps([job.model_dump(mode="json") for job in jobs], indent=2))
+            return
+        table = Table(title=f"Failed jobs ({total})")
+        for column in ("ID", "Queue", "Type", "Attempts", "Failed at", "Error"):
+            table.add_column(column, overflow="fold")
+        for job in jobs:
+            table.add_row(
+                str(job.id),
+                job.queue,
+                job.type,
+                str(job.attempts),
+                job.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                job.error[:120],
+            )
+        console.print(table)
+
+    _run(work)
+
+
+@failed_app.command("retry")
+def failed_retry(
+    failed_id: Annotated[str | None, typer.Argument(help="The failed job's id")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Retry every failed job")] = False,
+    queue: Annotated[str | None, typer.Option(help="With --all: only this queue")] = None,
+) -> None:
+    """Push a failed job (or all of them) back onto its queue with attempts reset."""
+    if (failed_id is None) == (not all_jobs):
+        console.print("[red]give a failed job ID, or --all[/red]")
+        raise typer.Exit(2)
+
+    async def work(settings: GatewaySettings) -> None:
+        store = await _store(settings)
+        publisher = Publisher(settings, all_queues())
+        try:
+            if all_jobs:
+                count = await store.retry_all(publisher, queue)
+                console.print(f"{count} failed job(s) pushed back onto their queues")
+            else:
+                await store.retry(_uuid(failed_id), publisher)
+                console.print(f"failed job {failed_id} pushed back onto its queue")
+        finally:
+            await publisher.close()
+            await store.pool.close()
+
+    _run(work)
+
+
+@failed_app.command("forget")
+def failed_forget(failed_id: Annotated[str, typer.Argument(help="The failed job's id")]) -> None:
+    """Delete one failed job."""
+
+    async def work(settings: GatewaySettings) -> None:
+        store = await _store(settings)
+        try:
+            await store.forget(_uuid(failed_id))
+        finally:
+            await store.pool.close()
+        console.print(f"failed job {failed_id} deleted")
+
+    _run(work)
+
+
+@failed_app.command("flush")
+def failed_flush(queue: Annotated[str | None, typer.Option(help="Only this queue")] = None) -> None:
+    """Delete every failed job (of a queue)."""
+
+    async def work(settings: GatewaySettings) -> None:
+        store = await _store(settings)
+        count = await store.flush(queue)
+        await store.pool.close()
+        console.print(f"{count} failed job(s) deleted")
+
+    _run(work)
+
+
+@app.command("queues")
+def queues() -> None:
+    """Queue depths, rates and consumers (from the RabbitMQ management API)."""
+
+    async def work(settings: GatewaySettings) -> None:
+        stats = await queue_stats(settings)
+        table = Table(title="Queues")
+        for column in ("Queue", "Ready", "Unacked", "Delayed", "Consumers", "In/s", "Out/s"):
+            table.add_column(column, justify="left" if column == "Queue" else "right")
+        for q in stats:
+            table.add_row(
+                q.name,
+                str(q.ready),
+                str(q.unacked),
+                str(q.delayed),
+                str(q.consumers),
+                f"{q.publish_rate:.1f}",
+                f"{q.deliver_rate:.1f}",
+            )
+        console.print(table)
+
+    _run(work)
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="The user id the key acts as")],
+    admin: Annotated[
+        bool, typer.Option("--admin", help="May use /v1/ops and the dashboard")
+    ] = False,
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+
+    async def work(settings: GatewaySettings) -> str:
+        await db.migrate_when_ready(settings.database_url)
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            return await create_key(pool, user, admin)
+        finally:
+            await pool.close()
+
+    key = _run(work)
+    console.print(f"API key for user {user}{' (admin)' if admin else ''}: ", end="")
+    print(key)
+
+
+def _uuid(value: str | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        console.print(
+            f"[red]{value!r} is not a failed job id (a UUID from `relay failed list`)[/red]"
+        )
+        raise typer.Exit(2) from error
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,149 @@
+"""`Idempotency-Key` on POSTs: the same key from the same caller replays the first answer.
+
+A pure ASGI middleware, so every creating POST gets it without the route knowing. The
+caller is identified by a hash of its Authorization header; the first 2xx answer is
+kept for IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets
+409; the same key with a different body gets 422 (as in the IETF idempotency draft).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_PENDING_SECONDS = 60
+_MAX_KEY_LENGTH = 255
+_KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
+
+
+async def _answer(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        key = headers.get(b"idempotency-key")
+        if not key:
+            await self.app(scope, receive, send)
+            return
+        if len(key) > _MAX_KEY_LENGTH:
+            await _answer(
+                send, 422, {"detail": f"Idempotency-Key: at most {_MAX_KEY_LENGTH} characters"}
+            )
+            return
+
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        fingerprint = hashlib.sha256(
+            scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n" + body
+        ).hexdigest()
+        runtime = scope["app"].state.runtime
+        redis = runtime.redis
+        caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()[:32]
+        redis_key = (
+            f"{runtime.settings.redis_key_prefix}idem:{caller}:{key.decode(errors='replace')}"
+        )
+
+        pending = json.dumps({"state": "pending", "fingerprint": fingerprint})
+        if not await redis.set(redis_key, pending, nx=True, ex=_PENDING_SECONDS):
+            stored = await redis.get(redis_key)
+            await self._replay(send, stored, fingerprint)
+            return
+
+        replayed = False
+
+        async def replay_body() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        status = 500
+        kept_headers: list[tuple[bytes, bytes]] = []
+        response_chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status, kept_headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                kept_headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() in _KEPT_HEADERS
+                ]
+            elif message["type"] == "http.response.body":
+                response_chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        except BaseException:
+            await redis.delete(redis_key)
+            raise
+        if 200 <= status < 300:
+            record = {
+                "state": "done",
+                "fingerprint": fingerprint,
+                "status": status,
+                "headers": [[k.decode(), v.decode()] for k, v in kept_headers],
+                "body": base64.b64encode(b"".join(response_chunks)).decode(),
+            }
+            await redis.set(redis_key, json.dumps(record), ex=runtime.settings.idempotency_ttl)
+        else:
+            # Only successes are remembered: a 4xx/5xx answer may be retried with the same key.
+            await redis.delete(redis_key)
+
+    async def _replay(self, send: Send, stored: bytes | None, fingerprint: str) -> None:
+        if stored is None:
+            await _answer(
+                send, 409, {"detail": "a request with this Idempotency-Key just finished; retry"}
+            )
+            return
+        record = json.loads(stored)
+        if record["fingerprint"] != fingerprint:
+            await _answer(
+                send,
+                422,
+                {
+                    "detail": "Idempotency-Key was already used with a different request; use a new key"
+                },
+            )
+            return
+        if record["state"] == "pending":
+            await _answer(
+                send,
+                409,
+                {"detail": "a request with this Idempotency-Key is still being processed"},
+            )
+            return
+        body = base64.b64decode(record["body"])
+        headers = [(k.encode(), v.encode()) for k, v in record["headers"]]
+        headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+        await send({"type": "http.response.start", "status": record["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,72 @@
+"""Queue depths and rates from the RabbitMQ management API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from common.settings import RuntimeSettings
+from pydantic import BaseModel
+
+
+class QueueStats(BaseModel):
+    name: str
+    ready: int
+    unacked: int
+    consumers: int
+    publish_rate: float
+    deliver_rate: float
+    delayed: int = 0  # messages waiting in the queue's retry tiers
+    oldest_wait_seconds: float | None = None
+
+
+def _rate(stats: dict[str, Any], key: str) -> float:
+    return float(stats.get(f"{key}_details", {}).get("rate", 0.0))
+
+
+async def queue_stats(
+    settings: RuntimeSettings, client: httpx.AsyncClient | None = None
+) -> list[QueueStats]:
+    """Every work queue of our vhost, with its retry tiers folded into `delayed`."""
+    url = f"{settings.management_url}/api/queues/{quote(settings.vhost, safe='')}"
+    owned = client is None
+    client = client or httpx.AsyncClient(timeout=5)
+    try:
+        response = await client.get(url)
+        response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json()
+    finally:
+        if owned:
+            await client.aclose()
+    by_name: dict[str, QueueStats] = {}
+    delayed: dict[str, int] = {}
+    for row in rows:
+        name = row["name"]
+        if name.startswith("amq.") or row.get("exclusive"):
+            continue
+        if ".retry." in name:
+            target = name.split(".retry.", 1)[0]
+            delayed[target] = delayed.get(target, 0) + int(row.get("messages", 0))
+            continue
+        stats = row.get("message_stats", {})
+        head = row.get("head_message_timestamp")
+        by_name[name] = QueueStats(
+            name=name,
+            ready=int(row.get("messages_ready", 0)),
+            unacked=int(row.get("messages_unacknowledged", 0)),
+            consumers=int(row.get("consumers", 0)),
+            publish_rate=_rate(stats, "publish"),
+            deliver_rate=_rate(stats, "deliver_get"),
+            oldest_wait_seconds=None if head is None else max(0.0, _now() - float(head)),
+        )
+    for name, count in delayed.items():
+        if name in by_name:
+            by_name[name].delayed = count
+    return sorted(by_name.values(), key=lambda q: q.name)
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

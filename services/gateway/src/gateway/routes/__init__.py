@@ -1,0 +1,14 @@
+"""One router per domain; app.py includes every router listed here."""
+
+from fastapi import APIRouter
+
+from . import health, notifications, ops, payments, sms, tournaments
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    ops.router,
+    sms.router,
+    payments.router,
+    tournaments.router,
+    notifications.router,
+]

@@ -1,0 +1,5 @@
+"""HTTP routes of the payments domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["payments"])

@@ -1,0 +1,5 @@
+"""HTTP routes of the tournaments domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tournaments"])

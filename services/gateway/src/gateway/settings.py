@@ -1,0 +1,42 @@
+"""Gateway settings: the runtime's, plus HTTP, auth and API limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from common.settings import RuntimeSettings
+from pydantic import field_validator
+from pydantic_settings import NoDecode
+
+
+class GatewaySettings(RuntimeSettings):
+    gateway_port: int = 8000
+    gateway_host: str = "0.0.0.0"
+    # `key=user_id` pairs for development; production keys live hashed in Postgres.
+    api_keys: Annotated[dict[str, str], NoDecode] = {}
+    admin_api_keys: Annotated[list[str], NoDecode] = []
+    idempotency_ttl: int = 24 * 3600
+    # A per-key ceiling on every authenticated request (like Laravel's throttle:api); 0 = off.
+    api_rate_per_minute: int = 6000
+    readiness_timeout: float = 2.0
+    publish_timeout: float = 3.0
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def parse_pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            key, sep, user = item.partition("=")
+            if not sep or not key or not user:
+                raise ValueError(f"API_KEYS entry {item!r} is not key=user_id")
+            pairs[key.strip()] = user.strip()
+        return pairs
+
+    @field_validator("admin_api_keys", mode="before")
+    @classmethod
+    def parse_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -1,0 +1,5 @@
+"""Handlers of the payments queues."""
+
+from common.consumer import JobRouter
+
+router = JobRouter()

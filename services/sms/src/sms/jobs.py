@@ -1,0 +1,5 @@
+"""Handlers of the sms queues."""
+
+from common.consumer import JobRouter
+
+router = JobRouter()

@@ -1,0 +1,38 @@
+"""The topology data and the checked-in RabbitMQ definitions generated from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common import topology
+from common.topology import RetryTier, format_delay
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_definitions_match_the_topology_data() -> None:
+    checked_in = (ROOT / "infra" / "rabbitmq" / "definitions.json").read_text()
+    assert checked_in == topology.render_definitions(), "run `make definitions` and commit"
+
+
+def test_every_work_queue_is_bound_to_its_domain_exchange_by_its_name() -> None:
+    for domain in topology.DOMAINS:
+        for queue in domain.queues:
+            assert queue.exchange == domain.exchange.name
+            assert queue.routing_key == queue.name
+            assert queue.name.startswith(domain.exchange.name + ".")
+
+
+def test_tier_dead_letters_back_to_its_work_queue() -> None:
+    tier = RetryTier("sms.send", 10)
+    arguments = tier.arguments("quorum")
+    assert tier.name == "sms.send.retry.10s"
+    assert arguments["x-message-ttl"] == 10_000
+    assert arguments["x-dead-letter-exchange"] == ""
+    assert arguments["x-dead-letter-routing-key"] == "sms.send"
+
+
+def test_delay_names_are_stable_for_fractions() -> None:
+    assert format_delay(0.2) == "0.2s"
+    assert format_delay(10.0) == "10s"
+    assert format_delay(1.25) == "1.25s"
