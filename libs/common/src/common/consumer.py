@@ -13,7 +13,7 @@ import signal
 import time
 import traceback
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -157,24 +157,106 @@ class JobOutcome:
     error: str | None = None
     user_id: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
+    body: bytes = b""
+    finished_at: float = field(default_factory=time.time)
 
 
 JobObserver = Callable[[JobOutcome], Awaitable[None]]
 
 
+class _Acks:
+    """Acknowledges one consumer's finished deliveries with one frame per event-loop turn.
+
+    `basic.ack` with `multiple=True` settles every delivery up to a tag. Handlers finish
+    out of order, so only the finished prefix of outstanding tags is acked; a delivery
+    still running holds back the ones after it until it finishes. One frame per batch
+    instead of one per message saves a syscall and broker work per job.
+    """
+
+    def __init__(self) -> None:
+        self._channel: Any = None
+        self._outstanding: dict[int, bool] = {}  # delivery tag -> finished; tag order
+        self._flush_scheduled = False
+        self._sending: set[asyncio.Future[None]] = set()
+
+    def delivered(self, message: AbstractIncomingMessage) -> None:
+        channel = message.channel
+        if channel is not self._channel:
+            # A new channel after a reconnect: the old tags are void (redelivered).
+            self._channel = channel
+            self._outstanding.clear()
+        if message.delivery_tag is not None:
+            self._outstanding[message.delivery_tag] = False
+
+    def finished(self, message: AbstractIncomingMessage) -> None:
+        tag = message.delivery_tag
+        if tag in self._outstanding:
+            self._outstanding[tag] = True
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def forget(self, message: AbstractIncomingMessage) -> None:
+        """The delivery was nacked on its own; it no longer holds back the others."""
+        if message.delivery_tag is not None:
+            self._outstanding[message.delivery_tag] = True
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        highest: int | None = None
+        for tag, finished in self._outstanding.items():
+            if not finished:
+                break
+            highest = tag
+        if highest is None or self._channel is None:
+            return
+        while self._outstanding:
+            tag = next(iter(self._outstanding))
+            if tag > highest:
+                break
+            del self._outstanding[tag]
+        sending = asyncio.ensure_future(self._channel.basic_ack(highest, multiple=True))
+        self._sending.add(sending)
+        sending.add_done_callback(self._sent)
+
+    def _sent(self, sending: asyncio.Future[None]) -> None:
+        self._sending.discard(sending)
+        if not sending.cancelled() and sending.exception() is not None:
+            # The channel closed: the broker redelivers those messages; handlers are
+            # idempotent, so that costs time, not correctness.
+            log.warning("ack not delivered", extra={"error": repr(sending.exception())})
+
+    async def drain(self) -> None:
+        self._flush()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+
 class Worker:
     """Consumes the router's queues, one channel (and prefetch) per queue."""
 
-    def __init__(self, runtime: Runtime, router: JobRouter, concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        router: JobRouter,
+        concurrency: int | None = None,
+        prefetch: Mapping[str, int] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.router = router
         self.settings = runtime.settings
         self.concurrency = concurrency or self.settings.worker_max_concurrency
+        # Fixed prefetch per queue name (e.g. a big one for bulk sends); others: concurrency.
+        self._fixed_prefetch = dict(prefetch or {})
         self.observers: list[JobObserver] = []
         self._connection: AbstractRobustConnection | None = None
         self._channels: dict[str, AbstractRobustChannel] = {}
         self._consumers: dict[str, tuple[aio_pika.abc.AbstractQueue, str]] = {}
         self._in_flight = 0
+        self._acks: dict[str, _Acks] = {}  # consumer tag -> its acks
+        self._in_flight_by_queue: dict[str, int] = {}
+        self.prefetch: dict[str, int] = {}
+        self._probe: AbstractRobustChannel | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
@@ -193,7 +275,9 @@ class Worker:
         await setup.close()
         for route in self.router.routes.values():
             channel = await self._connection.channel()
-            await channel.set_qos(prefetch_count=self.concurrency)
+            # Before consuming: a per-consumer prefetch applies to consumers created after it.
+            prefetch = self._fixed_prefetch.get(route.queue.name, self.concurrency)
+            await channel.set_qos(prefetch_count=prefetch)
             # declare_queue (not get_queue): aio-pika re-consumes only declared queues
             # when it restores the channel after a reconnect.
             queue = await channel.declare_queue(
@@ -204,7 +288,8 @@ class Worker:
             tag = await queue.consume(self._callback(route))
             self._channels[route.queue.name] = channel
             self._consumers[route.queue.name] = (queue, tag)
-            metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(self.concurrency)
+            self.prefetch[route.queue.name] = prefetch
+            metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
         log.info(
             "worker consuming",
             extra={"queues": list(self.router.routes), "prefetch": self.concurrency},
@@ -212,9 +297,34 @@ class Worker:
 
     async def set_concurrency(self, queue_name: str, prefetch: int) -> None:
         """Change how many jobs of `queue_name` may run at once (autoscaling)."""
+        if queue_name in self._fixed_prefetch:
+            return  # fixed by the service (run_worker's `prefetch`)
+        if self._stopping or queue_name not in self._consumers:
+            return
         channel = self._channels[queue_name]
         await channel.set_qos(prefetch_count=prefetch)
+        # RabbitMQ applies a (per-consumer) basic.qos only to consumers created after
+        # it, and quorum queues ignore the channel-wide kind: so start a new consumer
+        # with the new prefetch, then cancel the old one. Its unacked deliveries stay
+        # on the channel and are acked there as their jobs finish.
+        queue, old_tag = self._consumers[queue_name]
+        tag = await queue.consume(self._callback(self.router.routes[queue_name]))
+        self._consumers[queue_name] = (queue, tag)
+        await queue.cancel(old_tag)
+        self.prefetch[queue_name] = prefetch
         metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
+
+    def in_flight_of(self, queue_name: str) -> int:
+        return self._in_flight_by_queue.get(queue_name, 0)
+
+    async def backlog(self, queue_name: str) -> int:
+        """Ready messages of `queue_name` (a passive declare on a channel of its own)."""
+        if self._probe is None or self._probe.is_closed:
+            assert self._connection is not None
+            self._probe = await self._connection.channel()
+        # robust=False: a robust channel answers a repeated passive declare from its cache.
+        declared = await self._probe.declare_queue(queue_name, passive=True, robust=False)
+        return int(declared.declaration_result.message_count or 0)
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop consuming, let in-flight jobs finish within `grace`, then close.
@@ -233,19 +343,35 @@ class Worker:
                 "grace period over; unfinished jobs return to their queues",
                 extra={"in_flight": self._in_flight},
             )
+        for acks in self._acks.values():
+            await acks.drain()
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
 
+    def _acks_of(self, message: AbstractIncomingMessage) -> _Acks:
+        acks = self._acks.get(message.consumer_tag or "")
+        if acks is None:
+            acks = self._acks[message.consumer_tag or ""] = _Acks()
+        return acks
+
+    def _finish(self, message: AbstractIncomingMessage) -> None:
+        """Ack `message` (batched: sent once this turn of the event loop ends)."""
+        self._acks_of(message).finished(message)
+
     def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
+            self._acks_of(message).delivered(message)  # before any await: tag order
             self._in_flight += 1
+            name = route.queue.name
+            self._in_flight_by_queue[name] = self._in_flight_by_queue.get(name, 0) + 1
             self._idle.clear()
             metrics.JOBS_IN_FLIGHT.labels(route.queue.name).inc()
             try:
                 await self._process(route, message)
             finally:
                 self._in_flight -= 1
+                self._in_flight_by_queue[name] -= 1
                 metrics.JOBS_IN_FLIGHT.labels(route.queue.name).dec()
                 if self._in_flight == 0:
                     self._idle.set()
@@ -267,19 +393,9 @@ class Worker:
                 outcome, error = "failed", f"invalid payload: {invalid}"
                 await self._bury(queue, message, envelope, error, "")
                 return
-            with tracing.tracer().start_as_current_span(
-                f"consume {queue.name}",
-                context=tracing.extract(envelope.headers),
-                kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "rabbitmq",
-                    "messaging.destination.name": queue.name,
-                    "messaging.message.id": envelope.message_id,
-                    "relay.attempt": envelope.attempt,
-                },
-            ) as span:
+            with tracing.consumer_span(queue.name, envelope) as span:
                 outcome, error = await self._run(route, job, message, envelope)
-                if outcome in ("failed", "retried"):
+                if span is not None and outcome in ("failed", "retried"):
                     span.set_status(Status(StatusCode.ERROR, error))
         except Exception as unexpected:
             # Storing the failure or publishing the retry failed (database or broker
@@ -289,25 +405,27 @@ class Worker:
             await asyncio.sleep(1)
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
+            self._acks_of(message).forget(message)
         finally:
             duration = time.monotonic() - started
             metrics.JOBS_PROCESSED.labels(queue.name, outcome).inc()
             metrics.JOB_RUNTIME.labels(queue.name).observe(duration)
             if wait is not None:
                 metrics.JOB_WAIT.labels(queue.name).observe(wait)
-            log.info(
-                "job %s",
-                outcome,
-                extra={
-                    "job": envelope.job_type,
-                    "queue": queue.name,
-                    "message_id": envelope.message_id,
-                    "attempt": envelope.attempt,
-                    "duration_ms": round(duration * 1000, 2),
-                    "outcome": outcome,
-                    **({"error": error} if error else {}),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "job %s",
+                    outcome,
+                    extra={
+                        "job": envelope.job_type,
+                        "queue": queue.name,
+                        "message_id": envelope.message_id,
+                        "attempt": envelope.attempt,
+                        "duration_ms": round(duration * 1000, 2),
+                        "outcome": outcome,
+                        **({"error": error} if error else {}),
+                    },
+                )
             if self.observers:
                 record = JobOutcome(
                     queue=queue.name,
@@ -320,6 +438,7 @@ class Worker:
                     error=error,
                     user_id=envelope.user_id,
                     headers=envelope.headers,
+                    body=message.body,
                 )
                 for observer in self.observers:
                     with contextlib.suppress(Exception):
@@ -336,7 +455,7 @@ class Worker:
                 async with asyncio.timeout(timeout):
                     await route.func(job, context)
             except AlreadyProcessed:
-                await message.ack()
+                self._finish(message)
                 return "duplicate", None
             except RetryLater as later:
                 if later.delay <= _SHORT_WAIT and not self._stopping:
@@ -361,7 +480,7 @@ class Worker:
                 return await self._fail_attempt(
                     queue, message, envelope, error, traceback.format_exc()
                 )
-            await message.ack()
+            self._finish(message)
             return "done", None
 
     async def _fail_attempt(
@@ -413,7 +532,7 @@ class Worker:
             headers=headers,
         )
         await self.runtime.publisher.publish_message("", tier.name, copy)
-        await message.ack()
+        self._finish(message)
 
     async def _bury(
         self,
@@ -431,7 +550,7 @@ class Worker:
             traceback=trace,
             attempts=envelope.attempt,
         )
-        await message.ack()
+        self._finish(message)
 
 
 async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnection:
@@ -448,10 +567,25 @@ async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnectio
 
 
 async def run_worker(
-    runtime: Runtime, router: JobRouter, *, extra: Callable[[Worker], Awaitable[None]] | None = None
+    runtime: Runtime,
+    router: JobRouter,
+    *,
+    extra: Callable[[Worker], Awaitable[None]] | None = None,
+    prefetch: Mapping[str, int] | None = None,
 ) -> None:
-    """Run `router`'s handlers until SIGTERM or SIGINT, then drain and close."""
-    worker = Worker(runtime, router)
+    """Run `router`'s handlers until SIGTERM or SIGINT, then drain and close.
+
+    `prefetch` fixes the prefetch of the named queues (queue name -> count).
+    """
+    from .autoscale import Autoscaler
+    from .lifecycle import LifecycleRecorder
+
+    settings = runtime.settings
+    worker = Worker(
+        runtime,
+        router,
+        prefetch=prefetch,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -461,9 +595,29 @@ async def run_worker(
 
         start_http_server(runtime.settings.metrics_port)
     await worker.start()
+    # Dashboard records and heartbeats, written off the hot path (common.lifecycle).
+    recorder = LifecycleRecorder(
+        runtime.redis,
+        settings,
+        service=runtime.service,
+        status=lambda: (dict(worker.prefetch), worker.in_flight),
+    )
+    worker.observers.append(recorder.observe)
+    recorder.start()
+    autoscaler = Autoscaler(
+        worker,
+        settings.worker_min_concurrency,
+        settings.worker_max_concurrency,
+        settings.autoscale_interval,
+        settings.autoscale_cooldown,
+    )
+    if settings.worker_autoscale:
+        autoscaler.start()
     if extra is not None:
         await extra(worker)
     await stop.wait()
     log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
+    await autoscaler.stop()
     await worker.stop()
+    await recorder.stop()
     await runtime.close()

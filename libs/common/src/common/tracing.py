@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -15,15 +17,21 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span, SpanKind
+
+if TYPE_CHECKING:
+    from .envelope import Envelope
 
 _memory_exporter: InMemorySpanExporter | None = None
+_enabled = False
 
 
 def setup_tracing(service_name: str, exporter: str) -> None:
     """Install a tracer provider whose exporter is chosen by OTEL_TRACES_EXPORTER."""
-    global _memory_exporter
+    global _memory_exporter, _enabled
     if exporter == "none":
         return
+    _enabled = True
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -48,6 +56,8 @@ def tracer() -> trace.Tracer:
 
 def inject(headers: MutableMapping[str, Any]) -> None:
     """Write the current trace context (traceparent, tracestate) into `headers`."""
+    if not _enabled:
+        return
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     headers.update(carrier)
@@ -60,3 +70,20 @@ def extract(headers: Mapping[str, Any]) -> Context:
         if key in ("traceparent", "tracestate", "baggage")
     }
     return propagate.extract(carrier)
+
+
+def consumer_span(queue: str, envelope: Envelope) -> AbstractContextManager[Span | None]:
+    """The span of one attempt, child of the publisher's context; nothing when tracing is off."""
+    if not _enabled:
+        return contextlib.nullcontext()
+    return tracer().start_as_current_span(
+        f"consume {queue}",
+        context=extract(envelope.headers),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "rabbitmq",
+            "messaging.destination.name": queue,
+            "messaging.message.id": envelope.message_id,
+            "relay.attempt": envelope.attempt,
+        },
+    )
