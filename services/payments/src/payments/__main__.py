@@ -8,12 +8,15 @@ from common.consumer import run_worker
 from common.runtime import Runtime
 from common.settings import RuntimeSettings
 
-from .jobs import router
+from .jobs import checker, router
 
 
 async def main() -> None:
     runtime = await Runtime.start(RuntimeSettings(), "payments")
-    await run_worker(runtime, router)
+    try:
+        await run_worker(runtime, router)
+    finally:
+        await checker().close()
 
 
 if __name__ == "__main__":

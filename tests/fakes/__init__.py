@@ -1,0 +1,1 @@
+"""Real servers on localhost standing in for external providers."""
