@@ -40,3 +40,7 @@ class SlotLock:
         ttl_ms = max(1000, int(job.every * 2000))
         won = await self.redis.set(self.key(job, slot), "1", nx=True, px=ttl_ms)
         return slot if won else None
+
+    async def release(self, job: PeriodicJob, slot: int) -> None:
+        """Give a claimed slot back (its publish failed), so a replica can retry it."""
+        await self.redis.delete(self.key(job, slot))

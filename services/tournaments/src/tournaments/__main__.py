@@ -6,13 +6,13 @@ import asyncio
 
 from common.consumer import run_worker
 from common.runtime import Runtime
-from common.settings import RuntimeSettings
 
 from .jobs import router
+from .settings import TournamentSettings
 
 
 async def main() -> None:
-    runtime = await Runtime.start(RuntimeSettings(), "tournaments")
+    runtime = await Runtime.start(TournamentSettings(), "tournaments")
     await run_worker(runtime, router)
 
 

@@ -1,5 +1,107 @@
-"""Handlers of the tournaments queues."""
+"""Handlers of the tournaments queues: the four periodic jobs and the e-mail job."""
 
-from common.consumer import JobRouter
+from __future__ import annotations
+
+from common.consumer import JobContext, JobRouter
+from common.contracts.tournaments import (
+    AUTO_START,
+    CHECK_FULL,
+    EMAIL,
+    EXPIRE_MATCHES,
+    WARN_DEADLINES,
+    RunPeriodic,
+    SendEmail,
+)
+from common.errors import Permanent, RetryLater
+from common.ratelimit import Rate
+
+from . import domain, mailer, outbox, store
+from .settings import settings_of
 
 router = JobRouter()
+
+# One limiter key for every tournaments worker: the pace is global, not per process.
+EMAIL_RATE_KEY = "tournaments:email"
+
+
+@router.handler(CHECK_FULL)
+async def check_full(job: RunPeriodic, ctx: JobContext) -> None:
+    async with ctx.runtime.pool.acquire() as connection:
+        marked = await store.mark_full(connection)
+    ctx.log.info("check_full: %d tournaments marked full", marked, extra={"slot": job.slot})
+
+
+@router.handler(AUTO_START)
+async def auto_start(job: RunPeriodic, ctx: JobContext) -> None:
+    async with ctx.runtime.pool.acquire() as connection, connection.transaction():
+        started, matches = await store.start_due(connection)
+    ctx.log.info(
+        "auto_start: %d tournaments started, %d matches created",
+        started,
+        matches,
+        extra={"slot": job.slot},
+    )
+
+
+@router.handler(EXPIRE_MATCHES)
+async def expire_matches(job: RunPeriodic, ctx: JobContext) -> None:
+    # The periodic jobs do not use ctx.transaction(): a retry after a failed publish must
+    # run again to sweep the outbox, and the steps are idempotent on their own.
+    async with ctx.runtime.pool.acquire() as connection, connection.transaction():
+        players = await store.expire_past_deadline(connection)
+        await store.add_to_outbox(connection, [f for p in players for f in domain.match_expired(p)])
+    published = await outbox.publish_pending(ctx.runtime)
+    ctx.log.info(
+        "expire_matches: %d matches expired, %d jobs published",
+        len({p.match_id for p in players}),
+        published,
+        extra={"slot": job.slot},
+    )
+
+
+@router.handler(WARN_DEADLINES)
+async def warn_deadlines(job: RunPeriodic, ctx: JobContext) -> None:
+    window = settings_of(ctx.runtime).deadline_warning
+    async with ctx.runtime.pool.acquire() as connection, connection.transaction():
+        warned = await store.record_deadline_warnings(connection, window)
+        await store.add_to_outbox(
+            connection, [f for p in warned for f in domain.deadline_warning(p)]
+        )
+    published = await outbox.publish_pending(ctx.runtime)
+    ctx.log.info(
+        "warn_deadlines: %d players warned, %d jobs published",
+        len(warned),
+        published,
+        extra={"slot": job.slot},
+    )
+
+
+@router.handler(EMAIL)
+async def send_email(job: SendEmail, ctx: JobContext) -> None:
+    settings = settings_of(ctx.runtime)
+    pool = ctx.runtime.pool
+    if await store.email_sent(pool, job.id):
+        return
+    # Paced across all workers; a paced job waits (RetryLater) without spending an attempt.
+    await ctx.runtime.limiter.throttle(
+        EMAIL_RATE_KEY, Rate(settings.email_rate_per_minute, 60.0, burst=1)
+    )
+    # Claim before sending, so two deliveries of one job never talk to SMTP at once; the
+    # lease outlives one SMTP conversation, so a crashed holder's claim lapses by itself.
+    lease = settings.smtp_timeout * 2 + 5
+    claimed, wait = await store.claim_email(pool, job.id, job.to, job.subject, lease)
+    if not claimed:
+        if wait:
+            # Poll at most every second: the holder usually finishes well before its lease.
+            raise RetryLater(min(wait, 1.0), "another delivery of this e-mail is being sent")
+        return
+    message = mailer.compose(settings, job.id, job.to, job.subject, job.body)
+    try:
+        await mailer.send(settings, message)
+    except mailer.RejectedEmail as rejected:
+        await store.finish_email(pool, job.id, "rejected", str(rejected))
+        raise Permanent(str(rejected)) from rejected
+    except mailer.TransientSmtpError as transient:
+        await store.finish_email(pool, job.id, "sending", str(transient))
+        raise
+    await store.finish_email(pool, job.id, "sent")

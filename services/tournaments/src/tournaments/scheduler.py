@@ -1,21 +1,129 @@
-"""`python -m tournaments.scheduler`: publishes periodic jobs, once per slot across replicas."""
+"""`python -m tournaments.scheduler`: publishes periodic jobs, once per slot across replicas.
+
+Time is cut into slots of each job's period (slot = floor(now / every)). Every replica
+wakes at slot boundaries and tries to claim the current slot in Redis (SET NX, keyed by
+job and slot); only the winner publishes. A replica that restarts mid-slot finds the slot
+claimed (no double run) or claims it then (no skipped run). If the publish fails, the
+claim is released so that any replica retries within the same slot.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import signal
+import time
 
+from common.contracts.tournaments import (
+    RunPeriodic,
+    periodic_jobs,
+    schedule_state_key,
+    slot_message_id,
+)
+from common.envelope import Envelope
+from common.errors import BrokerUnavailable
 from common.runtime import Runtime
-from common.settings import RuntimeSettings
+from common.schedule import PeriodicJob, SlotLock
+from prometheus_client import Counter
+from redis.exceptions import RedisError
+
+from .settings import TournamentSettings
+
+log = logging.getLogger("relay.scheduler")
+
+PUBLISHED = Counter("relay_schedule_published", "Periodic jobs published, by job", ["job"])
+FAILED = Counter("relay_schedule_publish_failed", "Periodic publishes that failed", ["job"])
+
+# Pause before trying again after Redis or RabbitMQ trouble (within the same slot).
+RETRY_PAUSE = 0.5
+# Longest sleep between ticks, so a clock jump or a released claim is noticed soon.
+MAX_SLEEP = 5.0
+
+
+class Scheduler:
+    def __init__(self, runtime: Runtime, jobs: list[PeriodicJob]) -> None:
+        self.runtime = runtime
+        self.jobs = jobs
+        self.prefix = runtime.settings.redis_key_prefix
+        self.lock = SlotLock(runtime.redis, self.prefix)
+        # The last slot this replica settled per job (published it, or saw it taken).
+        self.settled: dict[str, int] = {}
+
+    async def tick(self, now: float) -> bool:
+        """Claim and publish every job whose current slot is not settled; False on trouble."""
+        healthy = True
+        for job in self.jobs:
+            slot = job.slot(now)
+            if self.settled.get(job.name) == slot:
+                continue
+            try:
+                if await self.run_slot(job, now):
+                    self.settled[job.name] = slot
+                else:
+                    healthy = False
+            except RedisError as error:
+                log.warning("redis unavailable", extra={"job": job.name, "error": repr(error)})
+                healthy = False
+        return healthy
+
+    async def run_slot(self, job: PeriodicJob, now: float) -> bool:
+        """Publish `job` for the slot of `now` if this replica wins it; False to retry."""
+        slot = await self.lock.claim(job, now)
+        if slot is None:
+            return True  # another replica has (or had) this slot
+        envelope = Envelope(message_id=slot_message_id(job.name, slot))
+        try:
+            await self.runtime.publisher.publish(
+                job.queue, RunPeriodic(job=job.name, slot=slot), envelope=envelope
+            )
+        except BrokerUnavailable as error:
+            FAILED.labels(job.name).inc()
+            log.warning(
+                "publish failed; slot released for a retry",
+                extra={"job": job.name, "slot": slot, "error": str(error)},
+            )
+            await self.lock.release(job, slot)
+            return False
+        PUBLISHED.labels(job.name).inc()
+        await self.runtime.redis.set(
+            schedule_state_key(self.prefix, job.name),
+            json.dumps({"slot": slot, "published_at": time.time()}),
+        )
+        log.info("periodic job published", extra={"job": job.name, "slot": slot})
+        return True
+
+    def seconds_to_next(self, now: float) -> float:
+        return min(job.next_run(now) for job in self.jobs) - now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info(
+            "scheduler running",
+            extra={"jobs": {job.name: job.every for job in self.jobs}},
+        )
+        while not stop.is_set():
+            healthy = await self.tick(time.time())
+            pause = RETRY_PAUSE if not healthy else self.seconds_to_next(time.time())
+            # A hair past the boundary, so time.time() is inside the new slot on waking.
+            pause = min(max(pause, 0.0) + 0.005, MAX_SLEEP)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
 
 
 async def main() -> None:
-    runtime = await Runtime.start(RuntimeSettings(), "scheduler")
+    settings = TournamentSettings()
+    runtime = await Runtime.start(settings, "scheduler")
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    jobs = periodic_jobs(settings.tournaments_every, settings.deadlines_every)
+    await Scheduler(runtime, jobs).run(stop)
     await runtime.close()
 
 

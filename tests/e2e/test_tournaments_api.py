@@ -1,0 +1,185 @@
+"""Tournaments over HTTP: the gateway, the tournaments worker and an SMTP sink on localhost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.fakes.tournaments_smtp import SmtpSink
+from tests.fakes.tournaments_support import outcomes, start
+from tests.support import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    running = SmtpSink().start()
+    yield running
+    running.stop()
+
+
+def _up(stack: Stack, sink: SmtpSink, workers: int = 1, **env: Any) -> None:
+    start(stack, "gateway")
+    for replica in range(1, workers + 1):
+        start(
+            stack,
+            "tournaments",
+            replica=replica if workers > 1 else None,
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=sink.port,
+            JOB_RETRY_DELAYS="0.2,0.5",
+            **env,
+        )
+    stack.wait_ready()
+    if workers:
+        stack.wait_consuming("tournaments.email", consumers=workers)
+
+
+def test_capacity_two_fills_then_check_full_and_auto_start_start_it_with_a_match(
+    stack: Stack, sink: SmtpSink
+) -> None:
+    _up(stack, sink)
+    with stack.client(USER_KEY) as user, stack.client(ADMIN_KEY) as admin:
+        created = user.post("/v1/tournaments", json={"name": "Spring Cup", "capacity": 2})
+        assert created.status_code == 201, created.text
+        tournament = created.json()
+        assert tournament["status"] == "open" and tournament["players"] == []
+        url = f"/v1/tournaments/{tournament['id']}"
+
+        ids = []
+        for name in ("Ada", "Bob"):
+            joined = user.post(f"{url}/players", json={"name": name, "email": f"{name}@x.test"})
+            assert joined.status_code == 201, joined.text
+            ids.append(joined.json()["id"])
+        third = user.post(f"{url}/players", json={"name": "Cy", "email": "cy@x.test"})
+        assert third.status_code == 409 and "full" in third.json()["detail"]
+        assert user.get(url).json()["status"] == "full"
+
+        for job in ("check_full", "auto_start"):
+            run = admin.post(f"/v1/ops/schedule/{job}/run")
+            assert run.status_code == 202, run.text
+            assert run.json()["queue"] == f"tournaments.{job}"
+
+        def started() -> dict[str, Any]:
+            body: dict[str, Any] = user.get(url).json()
+            assert body["status"] == "started", body["status"]
+            return body
+
+        body = eventually(started, timeout=30)
+        [match] = body["matches"]
+        assert match["players"] == ids and match["status"] == "pending"
+        deadline = datetime.fromisoformat(match["deadline"])
+        expected = datetime.now(UTC) + timedelta(minutes=1440)
+        assert abs((deadline - expected).total_seconds()) < 120
+
+        late = user.post(f"{url}/players", json={"name": "Dee", "email": "dee@x.test"})
+        assert late.status_code == 409 and "started" in late.json()["detail"]
+
+
+def test_tournament_input_is_validated_and_scoped_to_its_users(
+    stack: Stack, sink: SmtpSink
+) -> None:
+    _up(stack, sink, workers=0)
+    with (
+        stack.client(USER_KEY) as user,
+        stack.client(OTHER_KEY) as other,
+        stack.client(ADMIN_KEY) as admin,
+    ):
+        for capacity in (1, 1025):
+            bad = user.post("/v1/tournaments", json={"name": "X", "capacity": capacity})
+            assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "capacity"
+        naive = user.post(
+            "/v1/tournaments", json={"name": "X", "capacity": 4, "starts_at": "2030-01-01T10:00"}
+        )
+        assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "starts_at"
+
+        created = user.post(
+            "/v1/tournaments",
+            json={"name": "Cup", "capacity": 4, "match_deadline_minutes": 30},
+            headers={"Idempotency-Key": "cup-1"},
+        )
+        again = user.post(
+            "/v1/tournaments",
+            json={"name": "Cup", "capacity": 4, "match_deadline_minutes": 30},
+            headers={"Idempotency-Key": "cup-1"},
+        )
+        assert created.status_code == 201 and again.json()["id"] == created.json()["id"]
+        url = f"/v1/tournaments/{created.json()['id']}"
+
+        email = user.post(f"{url}/players", json={"name": "A", "email": "not-an-email"})
+        assert email.status_code == 422 and email.json()["errors"][0]["field"] == "email"
+        assert (
+            user.post(f"{url}/players", json={"name": "A", "email": "a@x.test"}).status_code == 201
+        )
+        twice = user.post(f"{url}/players", json={"name": "A2", "email": "A@x.test"})
+        assert twice.status_code == 409
+
+        assert other.get(url).status_code == 404
+        assert other.post(f"{url}/emails", json={"subject": "s", "body": "b"}).status_code == 404
+        missing = "/v1/tournaments/00000000-0000-0000-0000-000000000000"
+        assert (
+            user.post(f"{missing}/players", json={"name": "A", "email": "a@x.test"}).status_code
+            == 404
+        )
+
+        assert user.post("/v1/ops/schedule/check_full/run").status_code == 403
+        unknown = admin.post("/v1/ops/schedule/nightly/run")
+        assert unknown.status_code == 404 and "check_full" in unknown.json()["detail"]
+
+        schedule = admin.get("/v1/ops/queues").json()["schedule"]
+        assert {row["job"] for row in schedule} == {
+            "check_full",
+            "auto_start",
+            "expire_matches",
+            "warn_deadlines",
+        }
+        for row in schedule:
+            assert datetime.fromisoformat(row["next_run"]) > datetime.now(UTC)
+
+
+def test_bulk_email_to_200_players_arrives_once_each_at_the_pace_and_bad_recipient_fails(
+    stack: Stack, sink: SmtpSink
+) -> None:
+    rate_per_minute = 3000  # one e-mail every 20 ms across both workers
+    bad = "bounce@reject.test"
+    sink.reject.add(bad)
+    _up(stack, sink, workers=2, EMAIL_RATE_PER_MINUTE=rate_per_minute)
+    with stack.client(USER_KEY) as user, stack.client(ADMIN_KEY) as admin:
+        created = user.post("/v1/tournaments", json={"name": "Big Cup", "capacity": 256})
+        url = f"/v1/tournaments/{created.json()['id']}"
+        addresses = [f"player{n}@example.test" for n in range(199)] + [bad]
+        for n, address in enumerate(addresses):
+            joined = user.post(f"{url}/players", json={"name": f"P{n}", "email": address})
+            assert joined.status_code == 201, joined.text
+
+        sent = user.post(f"{url}/emails", json={"subject": "Final", "body": "See you there"})
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["recipients"] == 200
+
+        def failed() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = admin.get(
+                "/v1/ops/failed", params={"queue": "tournaments.email"}
+            ).json()
+            return rows
+
+        eventually(lambda: len(sink.snapshot()) >= 199, timeout=90, interval=0.2)
+        [failure] = eventually(failed, timeout=30)
+        assert failure["attempts"] == 1 and "550" in failure["error"]
+        assert failure["payload"]["to"] == bad
+
+    # Waiting for the pace never spent an attempt: no e-mail job was retried.
+    for label in ("tournaments.1", "tournaments.2"):
+        assert outcomes(stack, label, "tournaments.email")["retried"] == 0
+
+    received = sink.snapshot()
+    assert Counter(r.to for r in received) == Counter(addresses[:-1])  # once each
+    assert all(r.subject == "Final" for r in received)
+    times = sorted(r.at for r in received)
+    # 200 tokens at 20 ms apart: the 199 deliveries span at least ~198 intervals.
+    floor = (len(times) - 1) * 60 / rate_per_minute * 0.9
+    assert times[-1] - times[0] >= floor, f"{times[-1] - times[0]:.2f}s < {floor:.2f}s"

@@ -1,0 +1,66 @@
+"""The `scheduler` Procfile process: once per slot across replicas, through restarts."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from common.contracts.tournaments import PERIODIC_QUEUES, slot_message_id
+
+from tests.fakes.tournaments_support import drain, log_lines, start
+from tests.support import Stack, eventually
+from tests.support.stack import free_port
+
+pytestmark = pytest.mark.e2e
+
+EVERY_SECOND = {"TOURNAMENTS_EVERY": "1", "DEADLINES_EVERY": "1"}
+
+
+def _running(stack: Stack, label: str) -> bool:
+    return any(e.get("msg") == "scheduler running" for e in log_lines(stack, label))
+
+
+def test_two_scheduler_replicas_publish_each_job_once_per_slot_across_restarts(
+    stack: Stack, env: dict[str, Any]
+) -> None:
+    metrics_port = free_port()
+    first = start(stack, "scheduler", replica=1, METRICS_PORT=metrics_port, **EVERY_SECOND)
+    second = start(stack, "scheduler", replica=2, **EVERY_SECOND)
+    eventually(lambda: _running(stack, first) and _running(stack, second), timeout=60)
+
+    # Both replicas run with a 1 s period for 10 s ...
+    time.sleep(10)
+    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    assert "relay_schedule_published_total" in metrics
+
+    # ... then one dies without warning and comes back: no slot may be doubled or skipped
+    # while the other carries on.
+    stack.kill(first)
+    restarted = start(stack, "scheduler", replica=3, **EVERY_SECOND)
+    eventually(lambda: _running(stack, restarted), timeout=60)
+    time.sleep(3)
+    for label in (second, restarted):
+        stack.terminate(label)
+
+    for job, queue in PERIODIC_QUEUES.items():
+        published = drain(env["RABBITMQ_URL"], queue.name)
+        slots = [message.body["slot"] for message in published]
+        doubled = [slot for slot, n in Counter(slots).items() if n > 1]
+        assert doubled == [], f"{job}: slots published twice: {doubled}"
+        assert sorted(slots) == list(range(min(slots), max(slots) + 1)), f"{job}: skipped slots"
+        assert len(slots) >= 13, f"{job}: only {len(slots)} slots in ~13 s"
+        for message in published:
+            assert message.body["job"] == job
+            assert message.message_id == slot_message_id(job, message.body["slot"])
+
+    # Each replica logged only the slots it won; together they cover every slot once.
+    won = Counter(
+        (entry["job"], entry["slot"])
+        for label in (first, second, restarted)
+        for entry in log_lines(stack, label)
+        if entry.get("msg") == "periodic job published"
+    )
+    assert won and max(won.values()) == 1

@@ -1,0 +1,106 @@
+"""Pure rules of the tournaments domain: pairing, deterministic ids, payloads, messages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from common.contracts.tournaments import (
+    PERIODIC_QUEUES,
+    SendEmail,
+    bulk_email_id,
+    first_round_pairs,
+    periodic_jobs,
+    player_message_id,
+    slot_message_id,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tournaments.domain import PlayerOfMatch, deadline_warning, match_expired
+from tournaments.mailer import compose
+from tournaments.settings import TournamentSettings
+
+
+@given(st.lists(st.uuids(), min_size=0, max_size=64, unique=True))
+def test_first_round_pairs_seat_everyone_once_and_give_an_odd_last_player_a_bye(
+    seats: list[uuid.UUID],
+) -> None:
+    pairs = first_round_pairs(seats)
+    assert len(pairs) == len(seats) // 2
+    paired = [player for pair in pairs for player in pair]
+    assert paired == seats[: len(paired)]
+    assert len(seats) - len(paired) == len(seats) % 2
+
+
+def test_periodic_jobs_use_the_contract_periods_and_queues() -> None:
+    jobs = {job.name: job for job in periodic_jobs(300, 900)}
+    assert {name: job.every for name, job in jobs.items()} == {
+        "check_full": 300,
+        "auto_start": 300,
+        "expire_matches": 900,
+        "warn_deadlines": 900,
+    }
+    assert all(jobs[name].queue == queue for name, queue in PERIODIC_QUEUES.items())
+
+
+def test_a_slot_starts_at_a_multiple_of_the_period_also_for_fractions() -> None:
+    [job, *_] = periodic_jobs(0.5, 1)
+    assert job.slot(10.74) == 21 and job.next_run(10.74) == pytest.approx(11.0)
+
+
+def test_deterministic_ids_repeat_for_the_same_inputs_and_differ_otherwise() -> None:
+    match, player, bulk = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert player_message_id(match, player, "warning") == player_message_id(
+        match, player, "warning"
+    )
+    assert player_message_id(match, player, "warning") != player_message_id(
+        match, player, "expired"
+    )
+    assert bulk_email_id(bulk, player) == bulk_email_id(bulk, player)
+    assert slot_message_id("check_full", 7) == slot_message_id("check_full", 7)
+    assert slot_message_id("check_full", 7) != slot_message_id("check_full", 8)
+
+
+@pytest.mark.parametrize("address", ["plain", "a@b@c", "two words@x.test", ""])
+def test_send_email_refuses_what_is_not_an_address(address: str) -> None:
+    with pytest.raises(ValidationError):
+        SendEmail(id=uuid.uuid4(), to=address, subject="s", body="b")
+
+
+def _player() -> PlayerOfMatch:
+    return PlayerOfMatch(
+        match_id=uuid.uuid4(),
+        player_id=uuid.uuid4(),
+        user_id="user-7",
+        name="Ada",
+        email="ada@example.test",
+        tournament_id=uuid.uuid4(),
+        tournament="Spring Cup",
+        deadline=datetime(2030, 1, 2, 15, 30, tzinfo=UTC),
+    )
+
+
+def test_deadline_warning_is_one_high_priority_notification_and_one_email_with_fixed_ids() -> None:
+    player = _player()
+    notification, email = deadline_warning(player)
+    assert notification.queue.name == "notifications.high"
+    assert notification.job.model_dump()["user_id"] == "user-7"
+    assert notification.id == notification.job.model_dump()["id"]
+    assert email.queue.name == "tournaments.email"
+    assert isinstance(email.job, SendEmail) and email.job.to == "ada@example.test"
+    assert "2030-01-02 15:30 UTC" in email.job.body
+    assert [f.id for f in deadline_warning(player)] == [notification.id, email.id]
+
+
+def test_match_expired_notifies_the_player_in_app() -> None:
+    [told] = match_expired(_player())
+    assert told.queue.name == "notifications.normal" and told.job_type == "CreateNotification"
+
+
+def test_composed_email_carries_a_message_id_derived_from_the_job() -> None:
+    email_id = uuid.uuid4()
+    message = compose(TournamentSettings(), email_id, "a@x.test", "Hi", "Body")
+    assert message["Message-ID"] == f"<{email_id}@relay>"
+    assert message["From"] == "noreply@relay.localhost" and message["To"] == "a@x.test"
