@@ -45,7 +45,9 @@ def test_health_and_readiness(stack: Stack) -> None:
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["down"] == []
         assert client.get("/docs").status_code == 200
-        assert "relay_http" in client.get("/metrics").text or client.get("/metrics").status_code == 200
+        assert (
+            "relay_http" in client.get("/metrics").text or client.get("/metrics").status_code == 200
+        )
 
 
 def test_missing_or_unknown_key_is_401_and_non_admin_on_ops_is_403(stack: Stack) -> None:
@@ -84,7 +86,9 @@ def test_over_the_api_limit_is_429_with_retry_after(stack: Stack) -> None:
         assert int(limited.headers["Retry-After"]) >= 1
 
 
-def test_broker_unreachable_is_503_with_retry_after_within_5s(stack: Stack, env: dict[str, Any]) -> None:
+def test_broker_unreachable_is_503_with_retry_after_within_5s(
+    stack: Stack, env: dict[str, Any]
+) -> None:
     stack.start("gateway", RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/")
     with stack.client(None) as client:
         _wait_http(client)
@@ -119,11 +123,22 @@ def test_same_idempotency_key_returns_the_first_answer(stack: Stack, env: dict[s
 def test_failed_runbook_over_http(stack: Stack, env: dict[str, Any]) -> None:
     stack.start("gateway")
     stack.wait_ready()
-    ids = [asyncio.run(_insert_failed_job(env["DATABASE_URL"], q)) for q in ("sms.send", "sms.bulk", "sms.bulk")]
+    ids = [
+        asyncio.run(_insert_failed_job(env["DATABASE_URL"], q))
+        for q in ("sms.send", "sms.bulk", "sms.bulk")
+    ]
     with stack.client(ADMIN_KEY) as admin:
         listed = admin.get("/v1/ops/failed").json()
         assert {row["id"] for row in listed} == {str(i) for i in ids}
-        assert set(listed[0]) >= {"id", "queue", "type", "error", "attempts", "failed_at", "payload"}
+        assert set(listed[0]) >= {
+            "id",
+            "queue",
+            "type",
+            "error",
+            "attempts",
+            "failed_at",
+            "payload",
+        }
         assert len(admin.get("/v1/ops/failed", params={"queue": "sms.bulk"}).json()) == 2
         assert admin.delete(f"/v1/ops/failed/{ids[0]}").status_code == 204
         assert admin.delete(f"/v1/ops/failed/{ids[0]}").status_code == 404
@@ -137,20 +152,38 @@ def test_failed_runbook_over_http(stack: Stack, env: dict[str, Any]) -> None:
 def test_cli_runbook_and_key_creation(stack: Stack, env: dict[str, Any]) -> None:
     cli_env = {**os.environ, **{k: str(v) for k, v in env.items()}}
     relay = [sys.executable, "-m", "gateway.cli"]
-    created = subprocess.run([*relay, "keys", "create", "--user", "cli-user"], env=cli_env,
-                             capture_output=True, text=True, check=True)
+    created = subprocess.run(
+        [*relay, "keys", "create", "--user", "cli-user"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = created.stdout.strip().split()[-1]
     failed_id = asyncio.run(_insert_failed_job(env["DATABASE_URL"]))
-    listed = subprocess.run([*relay, "failed", "list", "--json"], env=cli_env, capture_output=True,
-                            text=True, check=True)
+    listed = subprocess.run(
+        [*relay, "failed", "list", "--json"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert [row["id"] for row in json.loads(listed.stdout)] == [str(failed_id)]
-    retried = subprocess.run([*relay, "failed", "retry", "--all"], env=cli_env, capture_output=True,
-                             text=True, check=True)
+    retried = subprocess.run(
+        [*relay, "failed", "retry", "--all"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "1 failed job(s)" in retried.stdout
-    missing = subprocess.run([*relay, "failed", "forget", str(uuid.uuid4())], env=cli_env,
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        [*relay, "failed", "forget", str(uuid.uuid4())], env=cli_env, capture_output=True, text=True
+    )
     assert missing.returncode == 1
-    queues = subprocess.run([*relay, "queues"], env=cli_env, capture_output=True, text=True, check=True)
+    queues = subprocess.run(
+        [*relay, "queues"], env=cli_env, capture_output=True, text=True, check=True
+    )
     assert "sms.send" in queues.stdout
     stack.start("gateway")
     stack.wait_ready()
@@ -164,7 +197,7 @@ def _wait_http(client: Any) -> None:
     def up() -> bool:
         try:
             return client.get("/healthz").status_code == 200
-        except Exception:  # noqa: BLE001 - not listening yet
+        except Exception:
             return False
 
     eventually(up, timeout=60, interval=0.2)

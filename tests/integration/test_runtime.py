@@ -16,12 +16,12 @@ import asyncpg
 import httpx
 import pika
 import pytest
-
 from common.consumer import JobContext, JobRouter, Worker
 from common.envelope import Envelope, Job
 from common.errors import Permanent, RetryLater
 from common.runtime import Runtime
 from common.topology import Queue
+
 from tests.integration.worker_app import QUEUE as WORK_QUEUE
 from tests.integration.worker_app import Work
 from tests.support import eventually_async
@@ -40,7 +40,9 @@ async def start_worker(runtime: Runtime, router: JobRouter) -> Worker:
     return worker
 
 
-async def test_job_failing_twice_succeeds_on_third_attempt_after_delays(runtime_factory: Any) -> None:
+async def test_job_failing_twice_succeeds_on_third_attempt_after_delays(
+    runtime_factory: Any,
+) -> None:
     runtime = await runtime_factory([QUEUE], **FAST)
     router = JobRouter()
     attempts: list[tuple[int, float]] = []
@@ -62,7 +64,9 @@ async def test_job_failing_twice_succeeds_on_third_attempt_after_delays(runtime_
     assert await runtime.failed_jobs.count() == 0
 
 
-async def test_job_always_failing_lands_in_failed_store_and_retry_runs_it(runtime_factory: Any) -> None:
+async def test_job_always_failing_lands_in_failed_store_and_retry_runs_it(
+    runtime_factory: Any,
+) -> None:
     runtime = await runtime_factory([QUEUE], **FAST)
     router = JobRouter()
     broken = {"on": True}
@@ -147,7 +151,9 @@ async def test_poison_messages_go_to_failed_store_at_once_and_consuming_goes_on(
     channel = connection.channel()
     channel.confirm_delivery()
     for body in (b"not json {", b'{"wrong": "shape"}'):
-        channel.basic_publish("test", QUEUE.name, body, pika.BasicProperties(message_id=str(uuid.uuid4())))
+        channel.basic_publish(
+            "test", QUEUE.name, body, pika.BasicProperties(message_id=str(uuid.uuid4()))
+        )
     connection.close()
     await runtime.publisher.publish(QUEUE, Ping(key="fine"))
 
@@ -209,7 +215,7 @@ async def test_connection_closed_by_broker_is_reestablished(
     async def delivered_after_reconnect() -> bool:
         try:
             await runtime.publisher.publish(QUEUE, Ping(key="after"))
-        except Exception:  # noqa: BLE001 - the publisher is reconnecting; keep trying
+        except Exception:
             return False
         return True
 
@@ -293,7 +299,9 @@ async def test_sigkill_mid_batch_loses_nothing_and_duplicates_nothing(
         replacement.wait(30)
 
 
-async def test_sigterm_lets_in_flight_jobs_finish(runtime_factory: Any, env: dict[str, Any]) -> None:
+async def test_sigterm_lets_in_flight_jobs_finish(
+    runtime_factory: Any, env: dict[str, Any]
+) -> None:
     runtime = await runtime_factory([WORK_QUEUE])
     table = await _effect_table(env["DATABASE_URL"])
     worker = _spawn_worker(env, table, WORKER_MAX_CONCURRENCY="5")
@@ -301,7 +309,9 @@ async def test_sigterm_lets_in_flight_jobs_finish(runtime_factory: Any, env: dic
         vhost = env["RABBITMQ_URL"].rsplit("/", 1)[1]
         api = env["RABBITMQ_MANAGEMENT_URL"] + "/api"
         async with httpx.AsyncClient(timeout=10) as client:
-            await eventually_async(lambda: _consumers(client, api, vhost, WORK_QUEUE.name), timeout=30)
+            await eventually_async(
+                lambda: _consumers(client, api, vhost, WORK_QUEUE.name), timeout=30
+            )
         for n in range(5):
             await runtime.publisher.publish(WORK_QUEUE, Work(n=n, sleep=1.5))
         await asyncio.sleep(0.5)  # the five are running now, each for 1.5 s

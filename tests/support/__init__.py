@@ -1,8 +1,8 @@
 """Test helpers shared by the integration and e2e suites."""
 
 from .polling import eventually, eventually_async
-from .stack import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack
 from .services import ServiceUrls, fresh_database, fresh_vhost, resolve_services
+from .stack import ADMIN_KEY, OTHER_KEY, USER_KEY, Stack
 
 __all__ = [
     "ADMIN_KEY",

@@ -27,7 +27,9 @@ def eventually(check: Callable[[], T], timeout: float = 5.0, interval: float = 0
 
 
 async def eventually_async(
-    check: Callable[[], Awaitable[T]], timeout: float = 5.0, interval: float = 0.05
+    check: Callable[[], Awaitable[T]],
+    timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, mirrors `eventually`
+    interval: float = 0.05,
 ) -> T:
     """The async twin of `eventually`."""
     deadline = time.monotonic() + timeout

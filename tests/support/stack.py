@@ -105,7 +105,11 @@ class Stack:
 
     def tail(self, label: str, lines: int = 40) -> str:
         path = self.logs / f"{label}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
 
     def signal(self, label: str, sig: int) -> None:
         os.killpg(self.processes[label].pid, sig)
@@ -125,7 +129,7 @@ class Stack:
         return httpx.Client(base_url=self.url, headers=headers, timeout=15)
 
     def stop(self) -> None:
-        for label, process in self.processes.items():
+        for _label, process in self.processes.items():
             if process.poll() is None:
                 try:
                     os.killpg(process.pid, signal.SIGTERM)
