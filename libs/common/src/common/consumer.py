@@ -30,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics, tracing
-from .envelope import ATTEMPT, ENQUEUED_AT, Envelope, Job
+from .envelope import ATTEMPT, ENQUEUED_AT, Envelope, Job, enqueued_stamp
 from .errors import Permanent, RetryLater
 from .publisher import declare
 from .runtime import Runtime
@@ -518,7 +518,7 @@ class Worker:
         """Publish a copy to the tier (confirmed) before acking the original: never lost."""
         headers = dict(message.headers or {})
         headers[ATTEMPT] = attempt
-        headers[ENQUEUED_AT] = time.time() + tier.delay
+        headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
         if error:
             headers["x-last-error"] = error[:500]
         copy = aio_pika.Message(

@@ -39,7 +39,7 @@ class Envelope:
     def to_message(self, body: bytes, *, priority: int | None = None) -> aio_pika.Message:
         headers: dict[str, Any] = dict(self.headers)
         headers[ATTEMPT] = self.attempt
-        headers[ENQUEUED_AT] = time.time()
+        headers[ENQUEUED_AT] = enqueued_stamp(time.time())
         if self.user_id is not None:
             headers[USER_ID] = self.user_id
         if self.idempotency_key is not None:
@@ -71,7 +71,17 @@ class Envelope:
 
     def enqueued_at(self) -> float | None:
         value = self.headers.get(ENQUEUED_AT)
-        return float(value) if isinstance(value, int | float) else None
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value / 1000
+        return float(value) if isinstance(value, float) else None
+
+
+def enqueued_stamp(at: float) -> int:
+    """`x-enqueued-at` in integer milliseconds: pamqp encodes a Python float header as a
+    32-bit float, which rounds today's epoch seconds to the nearest 128 s."""
+    return int(at * 1000)
 
 
 def job_type(model: type[BaseModel]) -> str:

@@ -12,6 +12,7 @@ import aio_pika
 import asyncpg
 from pydantic import BaseModel
 
+from . import tracing
 from .envelope import ATTEMPT, ENQUEUED_AT, RETRIED_FROM, Envelope
 from .errors import NotFound
 from .publisher import Publisher
@@ -118,6 +119,13 @@ class FailedJobStore:
         )
         return int(value)
 
+    async def counts(self) -> dict[str, int]:
+        """How many failed jobs each queue has (queues with none are absent)."""
+        rows = await self.pool.fetch(
+            "SELECT queue, count(*) AS n FROM runtime.failed_jobs GROUP BY queue"
+        )
+        return {row["queue"]: int(row["n"]) for row in rows}
+
     async def get(self, failed_id: uuid.UUID) -> FailedJob:
         row = await self.pool.fetchrow("SELECT * FROM runtime.failed_jobs WHERE id = $1", failed_id)
         if row is None:
@@ -178,6 +186,11 @@ async def _republish(row: asyncpg.Record, publisher: Publisher) -> None:
     headers[ATTEMPT] = 1
     headers.pop(ENQUEUED_AT, None)
     headers[RETRIED_FROM] = str(row["id"])
+    # The retry belongs to the trace of whoever asked for it (the dashboard or ops API
+    # request), not to the trace of the original publish, which ended long ago.
+    for key in ("traceparent", "tracestate"):
+        headers.pop(key, None)
+    tracing.inject(headers)
     envelope = Envelope(
         message_id=row["message_id"],
         job_type=row["job_type"],

@@ -22,3 +22,6 @@ JOB_WAIT = Histogram(
 JOBS_IN_FLIGHT = Gauge("relay_jobs_in_flight", "Jobs running now", ["queue"])
 WORKER_CONCURRENCY = Gauge("relay_worker_concurrency", "Prefetch per queue", ["queue"])
 BREAKER_OPEN = Gauge("relay_breaker_open", "1 while a provider's breaker is open", ["provider"])
+LIFECYCLE_DROPPED = Counter(
+    "relay_lifecycle_dropped", "Dashboard job records dropped because the buffer was full"
+)

@@ -44,6 +44,19 @@ class RuntimeSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     metrics_port: int = 0
 
+    # Ops (docs/ops.md): autoscaled prefetch, dashboard lifecycle records, alerts.
+    worker_autoscale: bool = True
+    autoscale_interval: float = Field(default=2.0, gt=0)
+    autoscale_cooldown: float = Field(default=10.0, ge=0)
+    lifecycle_recent_seconds: int = Field(default=3600, ge=60)
+    lifecycle_failed_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    lifecycle_buffer: int = Field(default=10_000, ge=1)
+    lifecycle_flush_interval: float = Field(default=0.5, gt=0)
+    alert_wait_seconds: float = Field(default=60.0, gt=0)
+    alert_webhook_url: str = ""
+    alert_cooldown: float = Field(default=300.0, ge=0)
+    alert_check_interval: float = Field(default=15.0, gt=0)
+
     @field_validator("job_retry_delays", mode="before")
     @classmethod
     def split_delays(cls, value: object) -> object:

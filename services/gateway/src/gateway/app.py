@@ -14,6 +14,8 @@ from fastapi import FastAPI
 
 from . import errors
 from .auth import KeyRing
+from .dashboard_alerts import watch_alerts
+from .http_metrics import HttpMetricsMiddleware
 from .idempotency import IdempotencyMiddleware
 from .routes import ROUTERS
 from .settings import GatewaySettings
@@ -21,7 +23,7 @@ from .settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 # Coroutines started with the app and cancelled at shutdown (e.g. the SSE event relay).
-BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = []
+BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = [watch_alerts]
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -50,9 +52,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="0.1.0",
         description="Background jobs on RabbitMQ: SMS, payments, tournaments, notifications.",
         lifespan=lifespan,
+        # Our HttpMetricsMiddleware owns the server span and the Prometheus metrics;
+        # FastAPI's native telemetry (0.16x) would open a second, unrelated server span.
+        telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings
     app.add_middleware(IdempotencyMiddleware)
+    # Added last, so outermost: the server span covers the whole request.
+    app.add_middleware(HttpMetricsMiddleware)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)

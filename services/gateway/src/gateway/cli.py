@@ -5,6 +5,7 @@ relay failed retry ID | --all      php artisan queue:retry ID | all
 relay failed forget ID             php artisan queue:forget ID
 relay failed flush [--queue Q]     php artisan queue:flush
 relay queues                       depths, rates, consumers
+relay top                          live view of the queues (Horizon's dashboard in a terminal)
 relay keys create --user U [--admin]
 """
 
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from common import db
 from common.errors import BrokerUnavailable, NotFound
 from common.failed_jobs import FailedJobStore
+from common.lifecycle import LifecycleStore
 from common.publisher import Publisher
+from common.runtime import connect_redis
 from common.topology import all_queues
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 
 from .auth import create_key
@@ -170,6 +176,71 @@ def queues() -> None:
     _run(work)
 
 
+def _queues_table(stats: list[Any], title: str) -> Table:
+    table = Table(title=title, expand=True)
+    for column in ("Queue", "Ready", "Unacked", "Delayed", "Consumers", "In/s", "Out/s", "Wait"):
+        table.add_column(column, justify="left" if column == "Queue" else "right")
+    for q in stats:
+        wait = q.oldest_wait_seconds
+        table.add_row(
+            q.name,
+            f"[bold yellow]{q.ready}[/]" if q.ready else "0",
+            str(q.unacked),
+            str(q.delayed),
+            str(q.consumers) if q.consumers else "[red]0[/]",
+            f"{q.publish_rate:.1f}",
+            f"{q.deliver_rate:.1f}",
+            f"{wait:.0f}s" if wait else "-",
+        )
+    return table
+
+
+@app.command("top")
+def top(
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 2.0,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit")] = False,
+) -> None:
+    """A live view of the queues: depth, rates, consumers, oldest wait (Ctrl-C quits)."""
+
+    async def frame(settings: GatewaySettings, waits: LifecycleStore) -> Group:
+        stats = await queue_stats(settings)
+        # Quorum queues report no head timestamp: estimate from the lifecycle records.
+        estimated = await waits.oldest_waits({q.name: q.ready for q in stats})
+        for q in stats:
+            if q.oldest_wait_seconds is None:
+                q.oldest_wait_seconds = estimated.get(q.name)
+        ready = sum(q.ready for q in stats)
+        stamp = time.strftime("%H:%M:%S")
+        title = f"Relay queues at {stamp} · {ready} ready · every {interval:g}s · Ctrl-C quits"
+        return Group(_queues_table(stats, title))
+
+    async def work(settings: GatewaySettings) -> None:
+        redis = await connect_redis(settings.redis_url)
+        waits = LifecycleStore(redis, settings)
+        try:
+            if once:
+                console.print(await frame(settings, waits))
+                return
+            first = await frame(settings, waits)
+            with Live(first, console=console, auto_refresh=False) as live:
+                while True:
+                    await asyncio.sleep(interval)
+                    try:
+                        live.update(await frame(settings, waits), refresh=True)
+                    except httpx.HTTPError as error:
+                        live.update(f"[red]management API unreachable: {error}[/]", refresh=True)
+        finally:
+            await redis.aclose()
+
+    try:
+        _run(work)
+    except KeyboardInterrupt:
+        pass
+    except httpx.HTTPError as error:
+        console.print(f"[red]RabbitMQ management API unreachable: {error}[/red]")
+        raise typer.Exit(2) from error
+
+
 @keys_app.command("create")
 def keys_create(
     user: Annotated[str, typer.Option(help="The user id the key acts as")],
@@ -200,5 +271,7 @@ def _uuid(value: str | None) -> uuid.UUID:
             f"[red]{value!r} is not a failed job id (a UUID from `relay failed list`)[/red]"
         )
         raise typer.Exit(2) from error
+
+
 if __name__ == "__main__":
     app()

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import health, notifications, ops, payments, sms, tournaments
+from . import dashboard, health, notifications, ops, payments, sms, tournaments
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -11,4 +11,5 @@ ROUTERS: list[APIRouter] = [
     payments.router,
     tournaments.router,
     notifications.router,
+    dashboard.router,
 ]

@@ -1,0 +1,131 @@
+"""Alerts: a queue's oldest job waiting too long, or its failed jobs growing.
+
+An alert is logged as a warning and POSTed as JSON to ALERT_WEBHOOK_URL when set (the
+body has a `text` field, so a Slack or Mattermost incoming webhook shows it as is). The
+same alert (kind + queue) fires at most once per ALERT_COOLDOWN across every replica
+that evaluates it: the first to `SET NX` the alert's Redis key with that expiry sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from .settings import RuntimeSettings
+
+log = logging.getLogger("relay.alerts")
+
+_RECENT_KEPT = 50
+
+
+class Alert(BaseModel):
+    kind: Literal["long_wait", "failed_growing"]
+    queue: str
+    value: float
+    threshold: float
+    text: str
+    at: float
+
+
+class AlertMonitor:
+    """Evaluates queue observations into alerts, deduplicated in Redis."""
+
+    def __init__(
+        self, redis: Redis, settings: RuntimeSettings, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.client = client
+        self.base = f"{settings.redis_key_prefix}ops:alert:"
+
+    async def evaluate(
+        self, waits: dict[str, float], failed_counts: dict[str, int], queues: list[str]
+    ) -> list[Alert]:
+        """Fire the alerts these observations call for; returns the ones sent now."""
+        now = time.time()
+        threshold = self.settings.alert_wait_seconds
+        candidates = [
+            Alert(
+                kind="long_wait",
+                queue=name,
+                value=round(wait, 1),
+                threshold=threshold,
+                text=f"Relay: the oldest job in {name} has waited {wait:.0f}s "
+                f"(threshold {threshold:g}s)",
+                at=now,
+            )
+            for name, wait in sorted(waits.items())
+            if wait > threshold
+        ]
+        candidates += await self._failed_growth(failed_counts, queues, now)
+        return [alert for alert in candidates if await self._fire(alert)]
+
+    async def _failed_growth(
+        self, counts: dict[str, int], queues: list[str], now: float
+    ) -> list[Alert]:
+        """Compare with the counts seen last time (the first sight is the baseline)."""
+        key = self.base + "failed-seen"
+        names = sorted(set(queues) | set(counts))
+        if not names:
+            return []
+        seen_raw = await self.redis.hmget(key, names)
+        await self.redis.hset(key, mapping={name: counts.get(name, 0) for name in names})
+        grown = []
+        for name, seen in zip(names, seen_raw, strict=True):
+            current = counts.get(name, 0)
+            if seen is not None and current > int(seen):
+                grown.append(
+                    Alert(
+                        kind="failed_growing",
+                        queue=name,
+                        value=current,
+                        threshold=int(seen),
+                        text=f"Relay: failed jobs of {name} grew from {int(seen)} to {current}",
+                        at=now,
+                    )
+                )
+        return grown
+
+    async def _fire(self, alert: Alert) -> bool:
+        cooldown = self.settings.alert_cooldown
+        if cooldown > 0:
+            claimed = await self.redis.set(
+                f"{self.base}{alert.kind}:{alert.queue}",
+                alert.at,
+                nx=True,
+                px=int(cooldown * 1000),
+            )
+            if not claimed:
+                return False
+        log.warning(alert.text, extra=alert.model_dump())
+        recent = self.base + "recent"
+        await self.redis.lpush(recent, alert.model_dump_json())
+        await self.redis.ltrim(recent, 0, _RECENT_KEPT - 1)
+        if self.settings.alert_webhook_url:
+            await self._post(alert)
+        return True
+
+    async def _post(self, alert: Alert) -> None:
+        client = self.client or httpx.AsyncClient(timeout=5)
+        try:
+            response = await client.post(
+                self.settings.alert_webhook_url, json=alert.model_dump(mode="json")
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            # The alert is still logged and listed on the dashboard.
+            log.error("alert webhook failed", extra={"error": repr(error), "queue": alert.queue})
+        finally:
+            if self.client is None:
+                await client.aclose()
+
+    async def recent(self, limit: int = 20) -> list[Alert]:
+        """The latest alerts sent, newest first (for the dashboard)."""
+        raws = await self.redis.lrange(self.base + "recent", 0, limit - 1)
+        return [Alert.model_validate(json.loads(raw)) for raw in raws]
