@@ -6,13 +6,13 @@ import asyncio
 
 from common.consumer import run_worker
 from common.runtime import Runtime
-from common.settings import RuntimeSettings
 
 from .jobs import router
+from .settings import settings
 
 
 async def main() -> None:
-    runtime = await Runtime.start(RuntimeSettings(), "notifications")
+    runtime = await Runtime.start(settings(), "notifications")
     await run_worker(runtime, router)
 
 
