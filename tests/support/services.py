@@ -115,17 +115,19 @@ def fresh_vhost(services: ServiceUrls) -> Iterator[str]:
     """A new RabbitMQ vhost (guest has every permission); yields its AMQP URL."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     api = f"{services.management}/api"
-    with httpx.Client(timeout=10) as client:
-        client.put(f"{api}/vhosts/{name}").raise_for_status()
-        user = urlsplit(services.rabbitmq).username or "guest"
-        client.put(
-            f"{api}/permissions/{name}/{user}",
-            json={"configure": ".*", "write": ".*", "read": ".*"},
-        ).raise_for_status()
+    with httpx.Client(timeout=60) as client:
         try:
+            client.put(f"{api}/vhosts/{name}").raise_for_status()
+            user = urlsplit(services.rabbitmq).username or "guest"
+            client.put(
+                f"{api}/permissions/{name}/{user}",
+                json={"configure": ".*", "write": ".*", "read": ".*"},
+            ).raise_for_status()
             yield _with_path(services.rabbitmq, "/" + quote(name, safe=""))
         finally:
-            client.delete(f"{api}/vhosts/{name}")
+            # Also after a failed or timed-out set-up: never leak vhosts on the shared broker.
+            with contextlib.suppress(httpx.HTTPError):
+                client.delete(f"{api}/vhosts/{name}")
 
 
 @contextlib.contextmanager
