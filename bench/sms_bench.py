@@ -1,0 +1,242 @@
+"""SMS figures: campaign throughput (1 and 2 workers), single-send latency under a backlog,
+and gateway POST /v1/sms latency at a fixed request rate.
+
+    .venv/bin/python -m bench.sms_bench [--messages 20000] [--singles 50] [--rps 200 --seconds 10]
+
+Runs the Procfile's gateway and sms processes against the local RabbitMQ / Postgres / Redis
+(a fresh vhost and database per scenario) with the `http` provider pointed at the fake
+provider (tests/fakes/sms_provider.py) running as its own process. Prints figures; asserts
+nothing. The machine is shared: read the numbers as indicative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from tests.support import USER_KEY, Stack, fresh_database, fresh_vhost, resolve_services
+from tests.support.stack import ROOT, free_port
+
+
+@contextlib.contextmanager
+def fake_provider(latency: float = 0.0) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.sms_provider",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ],
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"{base}/stats", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def sms_stack(name: str, provider: str, workers: int, **env: Any) -> Iterator[Stack]:
+    services = resolve_services()
+    if isinstance(services, str):
+        raise SystemExit(f"services unavailable: {services}")
+    with fresh_vhost(services) as vhost, fresh_database(services) as database:
+        base = {
+            "RABBITMQ_URL": vhost,
+            "RABBITMQ_MANAGEMENT_URL": services.management,
+            "DATABASE_URL": database,
+            "REDIS_URL": services.redis,
+            "REDIS_KEY_PREFIX": f"bench:{name}:{time.time_ns()}:",
+            "SMS_PROVIDER": "http",
+            "SMS_HTTP_URL": f"{provider}/sms",
+            "SMS_DEFAULT_REGION": "GA",
+            "SMS_BULK_PER_HOUR": 0,
+            "SMS_BULK_CHUNK": 5000,
+            "SMS_BULK_CHUNK_DELAY": 0,
+            "API_RATE_PER_MINUTE": 0,
+            "SMS_RATE_PER_MINUTE": 0,
+            "SMS_CAMPAIGNS_PER_HOUR": 0,
+            **env,
+        }
+        stack = Stack(base, name=f"bench_sms_{name}")
+        try:
+            stack.start("gateway")
+            for replica in range(1, workers + 1):
+                stack.start("sms", replica=replica)
+            stack.wait_ready(120)
+            for queue in ("sms.send", "sms.bulk", "sms.campaign"):
+                stack.wait_consuming(queue, consumers=workers, timeout=120)
+            yield stack
+        finally:
+            stack.stop()
+
+
+def stats(provider: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(f"{provider}/stats", timeout=10).json()
+    return answer
+
+
+def post_campaign(client: httpx.Client, count: int) -> str:
+    recipients = [{"phone": f"+24177{n:06d}", "name": f"C{n}"} for n in range(count)]
+    answer = client.post(
+        "/v1/campaigns",
+        json={"name": "bench", "message": "Bonjour #name", "recipients": recipients},
+        timeout=120,
+    )
+    answer.raise_for_status()
+    campaign_id: str = answer.json()["id"]
+    return campaign_id
+
+
+def wait_delivered(provider: str, count: int, timeout: float = 600) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = stats(provider)
+        if current["deliveries"] >= count:
+            return current
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {current['deliveries']} of {count} delivered")
+        time.sleep(0.2)
+
+
+def throughput(workers: int, messages: int) -> None:
+    with fake_provider() as provider, sms_stack(f"tp{workers}", provider, workers) as stack:
+        with stack.client(USER_KEY) as client:
+            posted = time.time()
+            post_campaign(client, messages)
+            accepted = time.time()
+            done = wait_delivered(provider, messages)
+        span = done["last_at"] - done["first_at"]
+        print(
+            f"campaign throughput, {workers} sms worker(s), {messages} messages: "
+            f"{messages / span:,.0f} msg/s first→last delivery ({span:.1f} s); "
+            f"{messages / (done['last_at'] - posted):,.0f} msg/s POST→last "
+            f"(POST itself {accepted - posted:.1f} s); provider calls {done['calls']}, "
+            f"duplicates {done['duplicates']}",
+            flush=True,
+        )
+
+
+def backlog_latency(messages: int, singles: int) -> None:
+    # A provider that takes 20 ms per call keeps the 2 workers busy with the campaign.
+    with fake_provider(latency=0.02) as provider, sms_stack("latency", provider, 2) as stack:
+        management = stack.env["RABBITMQ_MANAGEMENT_URL"]
+        vhost = stack.env["RABBITMQ_URL"].rsplit("/", 1)[1]
+        with stack.client(USER_KEY) as client:
+            post_campaign(client, messages)
+            # Until half the campaign waits in sms.bulk (or a minute passed: then the
+            # figure below says how much backlog there really was).
+            deadline = time.monotonic() + 60
+            while (
+                httpx.get(f"{management}/api/queues/{vhost}/sms.bulk", timeout=5)
+                .json()
+                .get("messages_ready", 0)
+                < messages // 2
+            ) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            latencies: list[float] = []
+            for n in range(singles):
+                submitted = time.time()
+                sms_id = client.post(
+                    "/v1/sms", json={"to": f"+24166{n:06d}", "message": "urgent"}
+                ).json()["id"]
+                while (
+                    at := httpx.get(f"{provider}/deliveries/{sms_id}", timeout=5).json()["at"]
+                ) is None:
+                    time.sleep(0.005)
+                latencies.append(at - submitted)
+                time.sleep(0.1)
+            left = messages - (stats(provider)["deliveries"] - singles)
+        latencies.sort()
+        print(
+            f"single-send latency (POST → provider) behind a {messages}-message campaign, "
+            f"{singles} sends: p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.0f} ms, "
+            f"max {latencies[-1] * 1000:.0f} ms; campaign messages still queued at the end: {left}",
+            flush=True,
+        )
+
+
+async def _paced_posts(url: str, rps: int, seconds: float) -> list[float]:
+    latencies: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {USER_KEY}"}, timeout=10,
+        limits=httpx.Limits(max_connections=100),
+    ) as client:  # fmt: skip
+
+        async def one(n: int) -> None:
+            started = time.perf_counter()
+            answer = await client.post("/v1/sms", json={"to": f"+24177{n:06d}", "message": "hi"})
+            latencies.append(time.perf_counter() - started)
+            answer.raise_for_status()
+
+        for warmup in range(50):
+            await one(warmup)
+        latencies.clear()
+        tasks = []
+        start = time.perf_counter()
+        for n in range(int(rps * seconds)):
+            delay = start + n / rps - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    return sorted(latencies)
+
+
+def gateway_latency(rps: int, seconds: float) -> None:
+    with fake_provider() as provider, sms_stack("gateway", provider, 1) as stack:
+        latencies = asyncio.run(_paced_posts(stack.url, rps, seconds))
+    print(
+        f"gateway POST /v1/sms at {rps} req/s for {seconds:g} s ({len(latencies)} requests, "
+        f"client-side): p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
+        f"max {latencies[-1] * 1000:.1f} ms",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--singles", type=int, default=50)
+    parser.add_argument("--rps", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--only", default="throughput,latency,gateway")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    if "throughput" in only:
+        for workers in (1, 2):
+            throughput(workers, args.messages)
+    if "latency" in only:
+        backlog_latency(args.messages, args.singles)
+    if "gateway" in only:
+        gateway_latency(args.rps, args.seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Pure rules of the sms worker: provider answers, campaign chunks, waiting in tiers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ProviderVerdict(StrEnum):
+    sent = "sent"
+    transient = "transient"
+    permanent = "permanent"
+
+
+def classify_http_status(status: int) -> ProviderVerdict:
+    """2xx sent; 429 and 5xx transient; any other 4xx permanent (the contract's HTTP rules).
+
+    Anything else (1xx, 3xx) is a provider or proxy misbehaving, not the message's
+    fault: transient.
+    """
+    if 200 <= status < 300:
+        return ProviderVerdict.sent
+    if status == 429 or status >= 500:
+        return ProviderVerdict.transient
+    if 400 <= status < 500:
+        return ProviderVerdict.permanent
+    return ProviderVerdict.transient
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Recipients `start <= seq < stop` of a campaign, released `delay` after the previous chunk."""
+
+    index: int
+    start: int
+    stop: int
+    is_last: bool
+
+
+def chunk_size(total: int, configured: int, direct_below: int) -> int:
+    """Small campaigns go out at once; from `direct_below` recipients on, in chunks."""
+    return max(total, 1) if total < direct_below else configured
+
+
+def chunk_at(index: int, total: int, size: int) -> Chunk:
+    start = index * size
+    stop = min(total, start + size)
+    return Chunk(index, start, stop, stop >= total)
+
+
+def wait_step(remaining: float, tiers: Sequence[float], short_wait: float = 1.0) -> float:
+    """How long to park a job that must wait `remaining` seconds more.
+
+    The runtime rounds a delay up to the next retry tier; asking for the largest tier
+    that fits (and repeating) keeps a chunk from overshooting its release time.
+    """
+    if remaining <= short_wait:
+        return max(0.0, remaining)
+    fitting = [tier for tier in tiers if tier <= remaining]
+    return max(fitting) if fitting else remaining
+
+
+def pacing_burst(per_hour: int, burst: int) -> int:
+    """How many campaign messages may leave at once before pacing spaces them out."""
+    return burst if burst else max(1, per_hour // 60)

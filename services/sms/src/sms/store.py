@@ -1,0 +1,172 @@
+"""SQL of the sms schema, as the worker needs it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+from common.contracts.sms import SmsStatus
+
+# A message may be (re)claimed while queued or sending: a worker killed mid-send leaves it
+# `sending`, and its redelivery must send again (the provider de-duplicates by sms id).
+_CLAIMABLE = [SmsStatus.queued.value, SmsStatus.sending.value]
+# An operator's retry from the failed-job store may also revive a failed message.
+_RECLAIMABLE = [*_CLAIMABLE, SmsStatus.failed.value]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    to: str
+    sender: str | None
+    body: str
+    attempt: int  # provider calls so far, this one included
+    opted_out: bool
+
+
+async def claim(
+    pool: asyncpg.Pool, sms_id: uuid.UUID, provider: str, *, revive_failed: bool
+) -> Claimed | None:
+    """Mark the message `sending` (one more attempt), or `skipped` if its recipient opted out.
+
+    None when the message is already settled (a duplicate delivery): nothing to do.
+    """
+    row = await pool.fetchrow(
+        """
+        UPDATE sms.messages m SET
+            status = CASE WHEN o.phone IS NULL THEN 'sending' ELSE 'skipped' END,
+            attempts = m.attempts + CASE WHEN o.phone IS NULL THEN 1 ELSE 0 END,
+            error = CASE WHEN o.phone IS NULL THEN m.error ELSE 'opted_out' END,
+            provider = CASE WHEN o.phone IS NULL THEN $3 ELSE m.provider END,
+            updated_at = now()
+        FROM sms.messages t
+        LEFT JOIN sms.opt_outs o ON o.user_id = t.user_id AND o.phone = t.to_number
+        WHERE m.id = $1 AND t.id = m.id AND m.status = ANY($2::text[])
+        RETURNING m.to_number, m.sender, m.body, m.attempts, o.phone IS NOT NULL AS opted_out
+        """,
+        sms_id,
+        _RECLAIMABLE if revive_failed else _CLAIMABLE,
+        provider,
+    )
+    if row is None:
+        return None
+    return Claimed(row["to_number"], row["sender"], row["body"], row["attempts"], row["opted_out"])
+
+
+async def mark_sent(
+    pool: asyncpg.Pool,
+    sms_id: uuid.UUID,
+    *,
+    provider: str,
+    provider_id: str | None,
+    attempt: int,
+    answer: str,
+    duration_ms: float,
+) -> None:
+    """`sending -> sent` and the attempt's log row, in one round trip."""
+    await pool.execute(
+        """
+        WITH sent AS (
+            UPDATE sms.messages SET status = 'sent', provider_id = $2, error = NULL,
+                updated_at = now()
+            WHERE id = $1 AND status = 'sending'
+        )
+        INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
+        VALUES ($1, $3, $4, 'sent', $5, $6)
+        """,
+        sms_id,
+        provider_id,
+        attempt,
+        provider,
+        answer[:500],
+        duration_ms,
+    )
+
+
+async def record_failure(
+    pool: asyncpg.Pool,
+    sms_id: uuid.UUID,
+    *,
+    provider: str,
+    attempt: int,
+    outcome: str,
+    answer: str,
+    duration_ms: float,
+    final: bool,
+) -> None:
+    """Log a failed attempt; a final one (permanent, or the last try) also fails the message."""
+    await pool.execute(
+        """
+        WITH failed AS (
+            UPDATE sms.messages SET
+                status = CASE WHEN $7 THEN 'failed' ELSE status END,
+                error = $5, updated_at = now()
+            WHERE id = $1 AND status = 'sending'
+        )
+        INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
+        VALUES ($1, $3, $4, $2, $5, $6)
+        """,
+        sms_id,
+        outcome,
+        attempt,
+        provider,
+        answer[:500],
+        duration_ms,
+        final,
+    )
+
+
+@dataclass(frozen=True)
+class CampaignRelease:
+    user_id: str
+    total: int
+    chunk_size: int
+
+
+async def start_release(
+    connection: asyncpg.Connection, campaign_id: uuid.UUID, chunk_size: int
+) -> CampaignRelease | None:
+    """The campaign to release; its chunk size is fixed by the first release, so a worker
+    restarted with another SMS_BULK_CHUNK neither skips nor repeats recipients."""
+    row = await connection.fetchrow(
+        """
+        UPDATE sms.campaigns SET chunk_size = COALESCE(chunk_size, $2)
+        WHERE id = $1 RETURNING user_id, total, chunk_size
+        """,
+        campaign_id,
+        chunk_size,
+    )
+    if row is None:
+        return None
+    return CampaignRelease(row["user_id"], row["total"], row["chunk_size"])
+
+
+async def campaign_total(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> int | None:
+    value = await connection.fetchval("SELECT total FROM sms.campaigns WHERE id = $1", campaign_id)
+    return None if value is None else int(value)
+
+
+async def queued_in_chunk(
+    connection: asyncpg.Connection, campaign_id: uuid.UUID, start: int, stop: int
+) -> list[uuid.UUID]:
+    rows = await connection.fetch(
+        """
+        SELECT id FROM sms.messages
+        WHERE campaign_id = $1 AND seq >= $2 AND seq < $3 AND status = 'queued'
+        ORDER BY seq
+        """,
+        campaign_id,
+        start,
+        stop,
+    )
+    return [row["id"] for row in rows]
+
+
+async def mark_released(
+    connection: asyncpg.Connection, campaign_id: uuid.UUID, chunks: int
+) -> None:
+    await connection.execute(
+        "UPDATE sms.campaigns SET released_chunks = GREATEST(released_chunks, $2) WHERE id = $1",
+        campaign_id,
+        chunks,
+    )
