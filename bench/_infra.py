@@ -82,7 +82,7 @@ def wait_for_consumer(queue: str, proc: subprocess.Popen[bytes], timeout: float 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _exited(proc):
-            raise RuntimeError("worker exited before consuming (see its log below)")
+            raise RuntimeError("worker exited before consuming (its log tail is printed above)")
         with contextlib.suppress(urllib.error.URLError):
             if consumer_count(queue) > 0:
                 return
@@ -90,18 +90,48 @@ def wait_for_consumer(queue: str, proc: subprocess.Popen[bytes], timeout: float 
     raise TimeoutError(f"no consumer on {queue!r} after {timeout:.0f}s")
 
 
+def wait_for_broker(timeout: float = 120.0) -> None:
+    """Block until the broker answers the management aliveness test (publish + consume).
+
+    The broker is shared; someone else's test may be pausing or restarting it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if _mgmt("GET", f"/aliveness-test/{_vhost()}").get("status") == "ok":
+                return
+        except (OSError, ValueError):  # URLError, timeouts, refused, bad JSON
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"broker not alive after {timeout:.0f}s")
+        print("  (waiting for the broker to come back)", flush=True)
+        time.sleep(2)
+
+
 def delete_queues(*names: str) -> None:
     for name in names:
-        path = f"/queues/{_vhost()}/{urllib.parse.quote(name, safe='')}"
-        with contextlib.suppress(urllib.error.HTTPError):  # 404: never declared
-            _mgmt("DELETE", path)
+        _delete("queues", name)
 
 
 def delete_exchanges(*names: str) -> None:
     for name in names:
-        path = f"/exchanges/{_vhost()}/{urllib.parse.quote(name, safe='')}"
-        with contextlib.suppress(urllib.error.HTTPError):
+        _delete("exchanges", name)
+
+
+def _delete(kind: str, name: str, attempts: int = 3) -> None:
+    """Best-effort cleanup: never raises (it runs in `finally`), warns if it had to give up."""
+    path = f"/{kind}/{_vhost()}/{urllib.parse.quote(name, safe='')}"
+    for attempt in range(attempts):
+        try:
             _mgmt("DELETE", path)
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:  # never declared, or already gone
+                return
+        except OSError:  # URLError, timeout: the shared broker may be paused or restarting
+            pass
+        time.sleep(1 + attempt)
+    print(f"WARNING: could not delete {kind[:-1]} {name!r}; delete it by hand", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- worker processes
@@ -243,4 +273,8 @@ def collect_samples(key: str, n: int, *, progress_timeout: float = STALL_TIMEOUT
 
 
 def clear_key(key: str) -> None:
-    redis.Redis.from_url(REDIS_URL).delete(key)
+    """Best-effort: drop the run's Redis list (it runs in `finally`)."""
+    try:
+        redis.Redis.from_url(REDIS_URL).delete(key)
+    except redis.RedisError as exc:
+        print(f"WARNING: could not delete Redis key {key!r}: {exc!r}", file=sys.stderr)

@@ -9,7 +9,7 @@ waits for its confirm: Celery has no pipelined-confirm API). The worker is a sub
 The task records (n, sent_at, handled_at) through a batched Redis recorder; the parent
 reads them back once all N are in.
 
-Pool choice (measured on this 2-core box, see bench/README.md): see POOL below.
+Pool choice: solo (measured against threads and prefork on this 2-core box; see bench/README.md).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ app.conf.update(
 recorder = RedisRecorder(os.environ.get("BENCH_REDIS_KEY", "bench:celery:unset"))
 
 
-@app.task(name="bench.noop")
+@app.task(name="bench.noop")  # type: ignore[untyped-decorator]
 def noop(job: dict[str, Any]) -> None:
     """The no-op job handler; records when it finished."""
     recorder.record(job["n"], job["sent_at"])

@@ -13,6 +13,7 @@ import time
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from pamqp.common import Arguments
 
 from bench._infra import AMQP_URL, STALL_TIMEOUT_S, delete_queues, fresh_name
 from bench.report import BASELINE, RunResult, Sample
@@ -46,7 +47,7 @@ async def run(
         if len(samples) >= n:
             done.set()
 
-    arguments = {"x-queue-type": queue_type} if queue_type != "classic" else None
+    arguments: Arguments = {"x-queue-type": queue_type} if queue_type != "classic" else None
     try:
         async with await aio_pika.connect(AMQP_URL) as connection:
             publisher = await connection.channel(publisher_confirms=True)

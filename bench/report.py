@@ -119,11 +119,34 @@ async def _await(aw: Awaitable[RunResult]) -> RunResult:
     return await aw
 
 
-def run_repeated(contender: Contender, n: int, runs: int = 3) -> Summary:
-    """Run `contender` `runs` times back to back, printing one line per run."""
+def run_repeated(
+    contender: Contender,
+    n: int,
+    runs: int = 3,
+    *,
+    retries: int = 1,
+    before_each: Callable[[], None] | None = None,
+) -> Summary:
+    """Run `contender` `runs` times back to back, printing one line per run.
+
+    A run that raises (e.g. the shared broker closed our connection) is reported and
+    replaced by a fresh one, at most `retries` times in total. `before_each` (untimed) runs
+    before every attempt, e.g. to wait until the broker is reachable.
+    """
     results: list[RunResult] = []
-    for i in range(1, runs + 1):
-        r = run_once(contender, n)
+    failures = 0
+    while len(results) < runs:
+        i = len(results) + 1
+        if before_each is not None:
+            before_each()
+        try:
+            r = run_once(contender, n)
+        except Exception as exc:
+            failures += 1
+            print(f"  {contender.label:<16} run {i}/{runs} FAILED: {exc!r}", flush=True)
+            if failures > retries:
+                raise
+            continue
         results.append(r)
         dup = f"  ({r.duplicates} redelivered)" if r.duplicates else ""
         print(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+import sys
 from collections.abc import Sequence
+from types import FrameType
 
+from bench._infra import wait_for_broker
 from bench.report import BASELINE, Contender, RunFn, RunOutcome, Summary, print_table, run_repeated
 
 
@@ -36,16 +40,21 @@ def lazy(module: str, attr: str = "run") -> RunFn:
 # where samples are `Sample(n=i, sent_at=job["sent_at"], handled_at=time.time())`, the
 # handled time taken after the handler returned and before the ack.
 #
-# TODO(lead): add the relay runtime here, e.g.
-#     "runtime": Contender("relay runtime", lazy("bench.runtime_bench")),
 # ========================================================================================
 CONTENDERS: dict[str, Contender] = {
     "raw": Contender(BASELINE, lazy("bench.raw_aiopika")),
     "raw-quorum": Contender("raw aio-pika (quorum)", lazy("bench.raw_aiopika", "run_quorum")),
     "celery": Contender("celery", lazy("bench.celery_bench")),
     "dramatiq": Contender("dramatiq", lazy("bench.dramatiq_bench")),
+    "runtime": Contender("relay runtime", lazy("bench.runtime_bench")),
+    "runtime-quorum": Contender(
+        "relay runtime (quorum)", lazy("bench.runtime_bench", "run_quorum")
+    ),
+    "runtime-idem": Contender(
+        "relay runtime + idempotency", lazy("bench.runtime_bench", "run_idempotent")
+    ),
 }
-DEFAULT_ONLY = "raw,celery,dramatiq"
+DEFAULT_ONLY = "raw,runtime,celery,dramatiq"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -56,6 +65,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         default=DEFAULT_ONLY,
         help=f"comma-separated contenders, from: {', '.join(CONTENDERS)} (default {DEFAULT_ONLY})",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="failed runs (e.g. broker connection closed by someone else) to redo (default 1)",
     )
     args = parser.parse_args(argv)
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
@@ -68,13 +83,43 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
+    # Re-raised as SIGINT so that whichever SIGINT handler is active applies: Python's
+    # (KeyboardInterrupt) in sync contenders, asyncio.run's (cancel the main task, so its
+    # `finally` blocks still run) in async ones.
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM/SIGINT unwind through the contenders' `finally`: workers stopped, queues deleted.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _sigterm_as_sigint)
     summaries: list[Summary] = []
-    for key in args.keys:
-        contender = CONTENDERS[key]
-        print(f"{contender.label}: {args.runs} x {args.n:,} jobs", flush=True)
-        summaries.append(run_repeated(contender, args.n, args.runs))
+    failed: list[str] = []
+    try:
+        for key in args.keys:
+            contender = CONTENDERS[key]
+            print(f"{contender.label}: {args.runs} x {args.n:,} jobs", flush=True)
+            try:
+                summary = run_repeated(
+                    contender,
+                    args.n,
+                    args.runs,
+                    retries=args.retries,
+                    before_each=wait_for_broker,
+                )
+                summaries.append(summary)
+            except Exception as exc:  # one broken contender must not hide the others
+                print(f"{contender.label}: gave up after {exc!r}", file=sys.stderr, flush=True)
+                failed.append(contender.label)
+    except KeyboardInterrupt:
+        print("interrupted; cleaned up", file=sys.stderr)
+        return 130
     print()
-    print_table(summaries, n=args.n)
+    if summaries:
+        print_table(summaries, n=args.n)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
