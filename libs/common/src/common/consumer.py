@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import time
@@ -66,6 +67,28 @@ class Route:
     model: type[Job]
     func: HandlerFunc
 
+    @functools.cached_property
+    def meters(self) -> _Meters:
+        return _Meters(self.queue.name)
+
+
+class _Meters:
+    """A queue's metric children, resolved once: `labels()` per job costs on the hot path."""
+
+    def __init__(self, queue: str) -> None:
+        self.in_flight = metrics.JOBS_IN_FLIGHT.labels(queue)
+        self.runtime = metrics.JOB_RUNTIME.labels(queue)
+        self.wait = metrics.JOB_WAIT.labels(queue)
+        self._processed = metrics.JOBS_PROCESSED
+        self._queue = queue
+        self._outcomes: dict[str, Any] = {}
+
+    def processed(self, outcome: str) -> Any:
+        counter = self._outcomes.get(outcome)
+        if counter is None:
+            counter = self._outcomes[outcome] = self._processed.labels(self._queue, outcome)
+        return counter
+
 
 class JobRouter:
     """Collects a service's handlers: `@router.handler(topology.SMS.queues[0])`."""
@@ -99,10 +122,11 @@ class JobContext:
     runtime: Runtime
     queue: Queue
     envelope: Envelope
-    log: logging.LoggerAdapter[logging.Logger] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.log = logging.LoggerAdapter(
+    @functools.cached_property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose lines carry the job, message id and attempt (built on first use)."""
+        return logging.LoggerAdapter(
             logging.getLogger(f"relay.{self.queue.name}"),
             {
                 "job": self.envelope.job_type,
@@ -366,13 +390,13 @@ class Worker:
             name = route.queue.name
             self._in_flight_by_queue[name] = self._in_flight_by_queue.get(name, 0) + 1
             self._idle.clear()
-            metrics.JOBS_IN_FLIGHT.labels(route.queue.name).inc()
+            route.meters.in_flight.inc()
             try:
                 await self._process(route, message)
             finally:
                 self._in_flight -= 1
                 self._in_flight_by_queue[name] -= 1
-                metrics.JOBS_IN_FLIGHT.labels(route.queue.name).dec()
+                route.meters.in_flight.dec()
                 if self._in_flight == 0:
                     self._idle.set()
 
@@ -408,10 +432,10 @@ class Worker:
             self._acks_of(message).forget(message)
         finally:
             duration = time.monotonic() - started
-            metrics.JOBS_PROCESSED.labels(queue.name, outcome).inc()
-            metrics.JOB_RUNTIME.labels(queue.name).observe(duration)
+            route.meters.processed(outcome).inc()
+            route.meters.runtime.observe(duration)
             if wait is not None:
-                metrics.JOB_WAIT.labels(queue.name).observe(wait)
+                route.meters.wait.observe(wait)
             if log.isEnabledFor(logging.INFO):
                 log.info(
                     "job %s",

@@ -220,8 +220,26 @@ class LifecycleRecorder:
         recent: dict[str, float] = {}
         failed: dict[str, float] = {}
         tagged: dict[str, dict[str, float]] = defaultdict(dict)
+        # At thousands of jobs a second, a record per successful job would cost the worker
+        # more than the jobs; past the cap they only count in the minute buckets.
+        done_budget = int(
+            self.settings.lifecycle_recent_per_second
+            * max(self.settings.lifecycle_flush_interval, 1.0)
+        )
         for outcome in batch:
             at = outcome.finished_at or now
+            bucket = minutes[int(at // 60) * 60]
+            kind = outcome.outcome if outcome.outcome in ("done", "failed", "retried") else "other"
+            bucket[kind] += 1
+            bucket["runtime"] += outcome.duration
+            if outcome.wait is not None:
+                last_start[outcome.queue] = json.dumps(
+                    {"started_at": at - outcome.duration, "wait": outcome.wait}
+                )
+            if outcome.outcome == "done":
+                if done_budget <= 0:
+                    continue
+                done_budget -= 1
             tags = tags_of(outcome.user_id, outcome.job_type, outcome.body)
             # A plain dict and json.dumps: the same fields as JobRecord, without building
             # a validated model per job in the flush (the flush shares the worker's loop).
@@ -250,15 +268,8 @@ class LifecycleRecorder:
                 failed[message_id] = at
             for tag in tags:
                 tagged[tag][message_id] = at
-            bucket = minutes[int(at // 60) * 60]
-            kind = outcome.outcome if outcome.outcome in ("done", "failed", "retried") else "other"
-            bucket[kind] += 1
-            bucket["runtime"] += outcome.duration
-            if outcome.wait is not None:
-                last_start[outcome.queue] = json.dumps(
-                    {"started_at": at - outcome.duration, "wait": outcome.wait}
-                )
-        pipe.zadd(self.keys.recent, recent)
+        if recent:
+            pipe.zadd(self.keys.recent, recent)
         pipe.zremrangebyscore(self.keys.recent, "-inf", now - recent_ttl)
         if failed:
             pipe.zadd(self.keys.failed, failed)

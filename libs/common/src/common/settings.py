@@ -52,6 +52,9 @@ class RuntimeSettings(BaseSettings):
     lifecycle_failed_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     lifecycle_buffer: int = Field(default=10_000, ge=1)
     lifecycle_flush_interval: float = Field(default=0.5, gt=0)
+    # Successful jobs kept as individual records per worker and second; the rest only count
+    # in the charts. Failed, retried and delayed attempts are always kept.
+    lifecycle_recent_per_second: int = Field(default=500, ge=0)
     alert_wait_seconds: float = Field(default=60.0, gt=0)
     alert_webhook_url: str = ""
     alert_cooldown: float = Field(default=300.0, ge=0)
