@@ -70,12 +70,15 @@ async def run(
     worker = Worker(runtime, router, concurrency=PREFETCH)
     try:
         await worker.start()
-        await asyncio.gather(
-            *(
-                runtime.publisher.publish(queue, BenchJob(n=i, sent_at=time.time()))
-                for i in range(n)
-            )
-        )
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+        async def publish(i: int) -> None:
+            # As in the baseline: the job (and its sent_at) is made when its turn to be
+            # published comes, not all n up front.
+            async with in_flight:
+                await runtime.publisher.publish(queue, BenchJob(n=i, sent_at=time.time()))
+
+        await asyncio.gather(*(publish(i) for i in range(n)))
         last = -1
         while not done.is_set():
             if len(samples) == last:

@@ -55,6 +55,10 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionRefusedError,
 )
 _INFRA_WAIT = 5.0
+# Finished deliveries are acked together at most this long after the first of them
+# finished: one frame (and one task) per window instead of one per job. A crash inside
+# the window redelivers those jobs, which idempotent handlers absorb.
+_ACK_WINDOW = 0.01
 
 
 class AlreadyProcessed(Exception):
@@ -189,7 +193,7 @@ JobObserver = Callable[[JobOutcome], Awaitable[None]]
 
 
 class _Acks:
-    """Acknowledges one consumer's finished deliveries with one frame per event-loop turn.
+    """Acknowledges one consumer's finished deliveries with one frame per short window.
 
     `basic.ack` with `multiple=True` settles every delivery up to a tag. Handlers finish
     out of order, so only the finished prefix of outstanding tags is acked; a delivery
@@ -218,7 +222,7 @@ class _Acks:
             self._outstanding[tag] = True
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(_ACK_WINDOW, self._flush)
 
     def forget(self, message: AbstractIncomingMessage) -> None:
         """The delivery was nacked on its own; it no longer holds back the others."""

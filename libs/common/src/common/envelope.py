@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from pamqp.commands import Basic
 from pydantic import BaseModel, ConfigDict
 
 ATTEMPT = "x-attempt"
@@ -36,23 +38,38 @@ class Envelope:
     idempotency_key: str | None = None
     headers: dict[str, Any] = field(default_factory=dict)
 
-    def to_message(self, body: bytes, *, priority: int | None = None) -> aio_pika.Message:
+    def properties(self, *, priority: int | None = None) -> Basic.Properties:
+        """The AMQP properties of this envelope (persistent, JSON, ids, headers)."""
+        now = time.time()
         headers: dict[str, Any] = dict(self.headers)
         headers[ATTEMPT] = self.attempt
-        headers[ENQUEUED_AT] = enqueued_stamp(time.time())
+        headers[ENQUEUED_AT] = enqueued_stamp(now)
         if self.user_id is not None:
             headers[USER_ID] = self.user_id
         if self.idempotency_key is not None:
             headers[IDEMPOTENCY_KEY] = self.idempotency_key
-        return aio_pika.Message(
-            body=body,
+        return Basic.Properties(
             message_id=self.message_id,
             correlation_id=self.correlation_id,
-            type=self.job_type,
+            message_type=self.job_type,
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            timestamp=int(time.time()),
+            delivery_mode=int(aio_pika.DeliveryMode.PERSISTENT),
+            timestamp=datetime.fromtimestamp(int(now), tz=UTC),
             headers=headers,
+            priority=priority,
+        )
+
+    def to_message(self, body: bytes, *, priority: int | None = None) -> aio_pika.Message:
+        properties = self.properties(priority=priority)
+        return aio_pika.Message(
+            body=body,
+            message_id=properties.message_id,
+            correlation_id=properties.correlation_id,
+            type=properties.message_type,
+            content_type=properties.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=properties.timestamp,
+            headers=properties.headers,
             priority=priority,
         )
 
