@@ -98,6 +98,10 @@ class FakeProvider:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client died mid-request (a SIGKILLed worker): like a real provider,
+                # a request whose body never fully arrived is not a message.
+                return
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

@@ -364,3 +364,33 @@ def test_tier_names_carry_their_delay(delays: list[float]) -> None:
     names = [tier.name for tier in QUEUE.tiers(delays)]
     assert all(name.startswith("test.jobs.retry.") and name.endswith("s") for name in names)
     assert len(set(names)) == len(names)
+
+
+async def test_changing_concurrency_mid_flight_acks_each_job_once(runtime_factory: Any) -> None:
+    """Autoscaling swaps consumers on one channel; their acks must not settle each other's jobs."""
+    runtime = await runtime_factory([QUEUE], **FAST)
+    router = JobRouter()
+    runs: Counter[str] = Counter()
+
+    @router.handler(QUEUE)
+    async def slow(job: Ping, ctx: JobContext) -> None:
+        runs[job.key] += 1
+        # The first consumer's jobs outlast the new consumer's, whose acks come first.
+        await asyncio.sleep(1.0 if int(job.key) < 5 else 0.05)
+
+    worker = Worker(runtime, router, concurrency=5)
+    await worker.start()
+    for n in range(40):
+        await runtime.publisher.publish(QUEUE, Ping(key=str(n)))
+    await asyncio.sleep(0.1)  # five jobs are running on the first consumer
+    channel = await worker._channels[QUEUE.name].get_underlay_channel()
+    await worker.set_concurrency(QUEUE.name, 10)
+    await eventually_async(lambda: _true(len(runs) == 40), timeout=20)
+    await asyncio.sleep(1)  # a wrongly settled job would be redelivered by now
+    # An ack for a tag already settled by the other consumer makes the broker close the
+    # channel (PRECONDITION_FAILED); aio-pika would quietly open a new one.
+    assert not channel.is_closed
+    assert await worker._channels[QUEUE.name].get_underlay_channel() is channel
+    await worker.stop(5)
+    assert set(runs.values()) == {1}, f"jobs run more than once: {runs.most_common(3)}"
+    assert await runtime.failed_jobs.count() == 0

@@ -281,7 +281,9 @@ class Worker:
         self._channels: dict[str, AbstractRobustChannel] = {}
         self._consumers: dict[str, tuple[aio_pika.abc.AbstractQueue, str]] = {}
         self._in_flight = 0
-        self._acks: dict[str, _Acks] = {}  # consumer tag -> its acks
+        # Queue name -> its acks. Keyed by queue, not consumer: delivery tags belong to the
+        # channel, which autoscaling shares between an old and a new consumer.
+        self._acks: dict[str, _Acks] = {}
         self._in_flight_by_queue: dict[str, int] = {}
         self.prefetch: dict[str, int] = {}
         self._probe: AbstractRobustChannel | None = None
@@ -377,19 +379,19 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self._connection.close()
 
-    def _acks_of(self, message: AbstractIncomingMessage) -> _Acks:
-        acks = self._acks.get(message.consumer_tag or "")
+    def _acks_of(self, queue: str) -> _Acks:
+        acks = self._acks.get(queue)
         if acks is None:
-            acks = self._acks[message.consumer_tag or ""] = _Acks()
+            acks = self._acks[queue] = _Acks()
         return acks
 
-    def _finish(self, message: AbstractIncomingMessage) -> None:
-        """Ack `message` (batched: sent once this turn of the event loop ends)."""
-        self._acks_of(message).finished(message)
+    def _finish(self, queue: str, message: AbstractIncomingMessage) -> None:
+        """Ack `message` (batched: sent with the others finished within the ack window)."""
+        self._acks_of(queue).finished(message)
 
     def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
-            self._acks_of(message).delivered(message)  # before any await: tag order
+            self._acks_of(route.queue.name).delivered(message)  # before any await: tag order
             self._in_flight += 1
             name = route.queue.name
             self._in_flight_by_queue[name] = self._in_flight_by_queue.get(name, 0) + 1
@@ -433,7 +435,7 @@ class Worker:
             await asyncio.sleep(1)
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
-            self._acks_of(message).forget(message)
+            self._acks_of(queue.name).forget(message)
         finally:
             duration = time.monotonic() - started
             route.meters.processed(outcome).inc()
@@ -483,7 +485,7 @@ class Worker:
                 async with asyncio.timeout(timeout):
                     await route.func(job, context)
             except AlreadyProcessed:
-                self._finish(message)
+                self._finish(queue.name, message)
                 return "duplicate", None
             except RetryLater as later:
                 if later.delay <= _SHORT_WAIT and not self._stopping:
@@ -508,7 +510,7 @@ class Worker:
                 return await self._fail_attempt(
                     queue, message, envelope, error, traceback.format_exc()
                 )
-            self._finish(message)
+            self._finish(queue.name, message)
             return "done", None
 
     async def _fail_attempt(
@@ -560,7 +562,7 @@ class Worker:
             headers=headers,
         )
         await self.runtime.publisher.publish_message("", tier.name, copy)
-        self._finish(message)
+        self._finish(tier.target, message)
 
     async def _bury(
         self,
@@ -578,7 +580,7 @@ class Worker:
             traceback=trace,
             attempts=envelope.attempt,
         )
-        self._finish(message)
+        self._finish(queue.name, message)
 
 
 async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnection:
