@@ -1,7 +1,7 @@
 """The gateway's SQL on the notifications schema: critical inserts, listings, image rows.
 
-The worker has its own copy of the numbering insert (services never import each other);
-both take the same per-user row lock, so they number one user's notifications together.
+The numbering insert is shared with the worker (common.contracts.notification_rows), so
+both number one user's notifications through the same per-user row lock.
 """
 
 from __future__ import annotations
@@ -10,61 +10,18 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+from common.contracts.notification_rows import notification_of, save_notification
 from common.contracts.notifications import (
     CreateNotification,
     ImageStatus,
     Notification,
-    NotificationType,
-    Priority,
 )
 from pydantic import BaseModel
-
-_INSERT = """
-WITH next AS (
-    INSERT INTO notifications.user_sequences AS s (user_id, last_seq)
-    SELECT $2, 1
-    WHERE NOT EXISTS (SELECT 1 FROM notifications.notifications WHERE id = $1)
-    ON CONFLICT (user_id) DO UPDATE SET last_seq = s.last_seq + 1
-    RETURNING last_seq
-)
-INSERT INTO notifications.notifications (id, user_id, seq, title, message, type, priority)
-SELECT $1, $2, next.last_seq, $3, $4, $5, $6 FROM next
-ON CONFLICT (id) DO NOTHING
-RETURNING *
-"""
-
-
-def _notification(row: asyncpg.Record) -> Notification:
-    return Notification(
-        id=row["id"],
-        seq=row["seq"],
-        user_id=row["user_id"],
-        title=row["title"],
-        message=row["message"],
-        type=NotificationType(row["type"]),
-        priority=Priority(row["priority"]),
-        read=row["read_at"] is not None,
-        read_at=row["read_at"],
-        created_at=row["created_at"],
-    )
 
 
 async def insert_notification(pool: asyncpg.Pool, job: CreateNotification) -> Notification:
     """Write a (critical) notification now; its stored row."""
-    # One statement (one round trip, its own transaction): the critical path's cost.
-    row = await pool.fetchrow(
-        _INSERT,
-        job.id,
-        job.user_id,
-        job.title,
-        job.message,
-        job.type.value,
-        job.priority.value,
-    )
-    if row is None:  # the id exists already: a redelivery or a repeated request
-        row = await pool.fetchrow("SELECT * FROM notifications.notifications WHERE id = $1", job.id)
-    assert row is not None
-    return _notification(row)
+    return await save_notification(pool, job)
 
 
 async def list_notifications(
@@ -83,7 +40,7 @@ async def list_notifications(
         before,
         limit,
     )
-    return [_notification(row) for row in rows]
+    return [notification_of(row) for row in rows]
 
 
 async def count_unread(pool: asyncpg.Pool, user_id: str) -> int:
@@ -102,7 +59,7 @@ async def get_notification(
         notification_id,
         user_id,
     )
-    return _notification(row) if row else None
+    return notification_of(row) if row else None
 
 
 async def mark_read(
@@ -117,7 +74,7 @@ async def mark_read(
         notification_id,
         user_id,
     )
-    return _notification(row) if row else None
+    return notification_of(row) if row else None
 
 
 async def latest_seq(pool: asyncpg.Pool, user_id: str) -> int:
@@ -142,7 +99,7 @@ async def notifications_after(
         upto,
         limit,
     )
-    return [_notification(row) for row in rows]
+    return [notification_of(row) for row in rows]
 
 
 # --------------------------------------------------------------------------- images

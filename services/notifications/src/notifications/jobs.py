@@ -7,6 +7,7 @@ import os
 from functools import cache
 
 from common.consumer import JobContext, JobRouter
+from common.contracts.notification_rows import save_notification
 from common.contracts.notifications import (
     NOTIFICATIONS_HIGH,
     NOTIFICATIONS_IMAGE,
@@ -46,7 +47,7 @@ async def deliver_notification(job: CreateNotification, ctx: JobContext) -> None
     Idempotent by the natural key rather than ctx.transaction(): if the push fails after
     the commit, the retry must push again, and a stream drops an event it already has.
     """
-    notification = await store.save_notification(ctx.runtime.pool, job)
+    notification = await save_notification(ctx.runtime.pool, job)
     event = LiveEvent(user_id=job.user_id, notification=notification)
     await ctx.runtime.publisher.publish_event(
         user_routing_key(job.user_id), event.model_dump_json().encode()
