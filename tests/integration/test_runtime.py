@@ -353,10 +353,11 @@ async def _consumers(client: httpx.AsyncClient, api: str, vhost: str, queue: str
 
 def test_envelope_round_trip_keeps_ids() -> None:
     envelope = Envelope(job_type="Ping", correlation_id="req-1", user_id="u1", idempotency_key="k")
-    message = envelope.to_message(b"{}")
-    assert message.message_id == envelope.message_id
-    assert message.headers["x-user-id"] == "u1"
-    assert message.delivery_mode == 2
+    properties = envelope.properties()
+    assert properties.message_id == envelope.message_id
+    assert properties.correlation_id == "req-1"
+    assert properties.headers["x-user-id"] == "u1"
+    assert properties.delivery_mode == 2
 
 
 @pytest.mark.parametrize("delays", [[0.2, 0.5], [10, 30, 60]])

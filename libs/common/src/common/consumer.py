@@ -26,6 +26,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from opentelemetry.trace import Status, StatusCode
+from pamqp.commands import Basic
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -551,17 +552,16 @@ class Worker:
         headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
         if error:
             headers["x-last-error"] = error[:500]
-        copy = aio_pika.Message(
-            body=message.body,
+        copy = Basic.Properties(
             message_id=message.message_id,
             correlation_id=message.correlation_id,
-            type=message.type,
+            message_type=message.type,
             content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=int(aio_pika.DeliveryMode.PERSISTENT),
             timestamp=message.timestamp,
             headers=headers,
         )
-        await self.runtime.publisher.publish_message("", tier.name, copy)
+        await self.runtime.publisher.publish_body("", tier.name, message.body, copy)
         self._finish(tier.target, message)
 
     async def _bury(

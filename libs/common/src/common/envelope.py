@@ -59,20 +59,6 @@ class Envelope:
             priority=priority,
         )
 
-    def to_message(self, body: bytes, *, priority: int | None = None) -> aio_pika.Message:
-        properties = self.properties(priority=priority)
-        return aio_pika.Message(
-            body=body,
-            message_id=properties.message_id,
-            correlation_id=properties.correlation_id,
-            type=properties.message_type,
-            content_type=properties.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            timestamp=properties.timestamp,
-            headers=properties.headers,
-            priority=priority,
-        )
-
     @classmethod
     def from_message(cls, message: AbstractIncomingMessage) -> Envelope:
         headers = dict(message.headers or {})

@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import aio_pika
 import asyncpg
 from pydantic import BaseModel
 
@@ -197,7 +196,6 @@ async def _republish(row: asyncpg.Record, publisher: Publisher) -> None:
         correlation_id=row["correlation_id"],
         headers=headers,
     )
-    message: aio_pika.Message = envelope.to_message(row["payload"].encode())
     # Straight to the work queue through the default exchange: a retried job goes back
     # where it failed even if its routing has changed since.
-    await publisher.publish_message("", row["queue"], message)
+    await publisher.publish_body("", row["queue"], row["payload"].encode(), envelope.properties())

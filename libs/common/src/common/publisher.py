@@ -129,25 +129,11 @@ class Publisher:
 
     async def publish_event(self, routing_key: str, body: bytes) -> None:
         """Publish a live event (e.g. `user.<id>`) to the events exchange."""
-        message = aio_pika.Message(
-            body=body,
+        properties = Basic.Properties(
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+            delivery_mode=int(aio_pika.DeliveryMode.NOT_PERSISTENT),
         )
-        await self.publish_message(EVENTS.name, routing_key, message, mandatory=False)
-
-    async def publish_message(
-        self,
-        exchange: str,
-        routing_key: str,
-        message: aio_pika.Message,
-        *,
-        mandatory: bool = True,
-    ) -> None:
-        """Publish a ready message and wait for its confirm, within PUBLISH_TIMEOUT."""
-        await self.publish_body(
-            exchange, routing_key, message.body, message.properties, mandatory=mandatory
-        )
+        await self.publish_body(EVENTS.name, routing_key, body, properties, mandatory=False)
 
     async def publish_body(
         self,

@@ -23,8 +23,9 @@ async def _publish(publisher: Publisher, entry: store.OutboxEntry) -> None:
     queue = topology.queue(entry.queue)
     envelope = Envelope(message_id=str(entry.id), job_type=entry.job_type)
     tracing.inject(envelope.headers)
-    message = envelope.to_message(entry.payload.encode())
-    await publisher.publish_message(queue.exchange, queue.routing_key, message)
+    await publisher.publish_body(
+        queue.exchange, queue.routing_key, entry.payload.encode(), envelope.properties()
+    )
 
 
 async def publish_pending(runtime: Runtime) -> int:
