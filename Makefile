@@ -1,12 +1,13 @@
 # Relay: `make install`, `make run`, `make test`, `make lint`, `make bench`.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# Resolved when the recipe runs, not when make parses: `install` may have just put uv on PATH.
+UV ?= $$(command -v uv 2>/dev/null || { [ -x "$(HOME)/.local/bin/uv" ] && echo "$(HOME)/.local/bin/uv"; } || echo "python3 -m uv")
 PY := .venv/bin/python
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean
 
 install: ## a uv-managed .venv with every dependency (idempotent)
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
 	@$(UV) sync --all-groups --frozen --quiet || $(UV) sync --all-groups --quiet
 
 run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
