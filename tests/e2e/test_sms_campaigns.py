@@ -97,6 +97,51 @@ def test_bulk_pacing_delays_without_spending_attempts_and_delivers_everything(
     assert len(fake.state.calls) == 25
 
 
+def test_failures_inside_a_campaign_batch_settle_message_by_message(
+    stack: Stack, fake: FakeProvider
+) -> None:
+    start_sms(
+        stack, fake, SMS_BULK_CHUNK=5000, SMS_BULK_CHUNK_DELAY=0, SMS_BULK_PER_HOUR=0,
+        SMS_BULK_BATCH=50,
+    )  # fmt: skip
+    phones = numbers(150)
+    refused_row, flaky_row = 10, 60
+    fake.refuse(phones[refused_row], 400)
+    fake.fail_number(phones[flaky_row], 503, 503)
+    with stack.client() as client, stack.client(ADMIN_KEY) as admin:
+        created = client.post(
+            "/v1/campaigns",
+            json={"name": "batch", "message": "Bonjour #name", "recipients": _recipients(phones)},
+        ).json()
+        campaign_id = uuid.UUID(created["id"])
+        refused_id = str(campaign_message_id(campaign_id, refused_row))
+        flaky_id = str(campaign_message_id(campaign_id, flaky_row))
+        final = eventually(
+            lambda: (p := campaign_progress(client, created["id"]))["pending"] == 0 and p,
+            timeout=60,
+            interval=0.2,
+        )
+        assert (final["sent"], final["failed"]) == (149, 1)
+        # The transient failures were retried on their own, with the runtime's backoff.
+        flaky = sms_status(client, flaky_id)
+        assert (flaky["status"], flaky["attempts"]) == ("sent", 3)
+        # The refused message is a failed job of its own; its batch-mates were not held back.
+        dead = admin.get("/v1/ops/failed", params={"queue": "sms.bulk"}).json()
+        assert len(dead) == 1, dead
+        assert dead[0]["payload"]["sms_ids"] == [refused_id]
+        assert dead[0]["attempts"] == 1 and "400" in dead[0]["error"]
+        assert sms_status(client, refused_id)["status"] == "failed"
+
+        fake.state.refuse.clear()
+        assert admin.post(f"/v1/ops/failed/{dead[0]['id']}/retry").status_code == 202
+        revived = eventually(
+            lambda: (s := sms_status(client, refused_id))["status"] == "sent" and s, timeout=30
+        )
+        assert revived["attempts"] == 2
+    assert len(fake.deliveries) == 150
+    assert max(fake.deliveries_per_number().values()) == 1
+
+
 def test_sigkilled_worker_mid_campaign_leaves_exactly_one_message_per_recipient(
     stack: Stack, fake: FakeProvider
 ) -> None:
@@ -133,13 +178,15 @@ def test_sigkilled_worker_mid_campaign_leaves_exactly_one_message_per_recipient(
 def test_single_send_reaches_the_provider_within_2s_behind_a_20000_message_backlog(
     stack: Stack, fake: FakeProvider
 ) -> None:
-    # The provider takes 100 ms per message and the worker holds 10 campaign messages at a
-    # time: ~100 messages/s, far slower than the release, so the backlog really waits.
+    # The provider takes 100 ms per message and the worker holds one batch of 10 campaign
+    # messages at a time: ~100 messages/s, far slower than the release, so the backlog
+    # really waits.
     fake.state.latency = 0.1
     fake.state.keep_calls = False
+    batch = 10
     start_sms(
         stack, fake, SMS_BULK_CHUNK=5000, SMS_BULK_CHUNK_DELAY=0, SMS_BULK_PER_HOUR=0,
-        SMS_BULK_PREFETCH=10, SMS_CAMPAIGN_MAX_RECIPIENTS=20000,
+        SMS_BULK_BATCH=batch, SMS_BULK_PREFETCH=1, SMS_CAMPAIGN_MAX_RECIPIENTS=20000,
     )  # fmt: skip
     management = stack.env["RABBITMQ_MANAGEMENT_URL"]
     vhost = stack.env["RABBITMQ_URL"].rsplit("/", 1)[1]
@@ -153,10 +200,11 @@ def test_single_send_reaches_the_provider_within_2s_behind_a_20000_message_backl
         assert created.status_code == 202, created.text
 
         def backlog() -> int:
+            """Campaign messages waiting in sms.bulk (each queued job is one batch)."""
             import httpx
 
             queue = httpx.get(f"{management}/api/queues/{vhost}/sms.bulk", timeout=5).json()
-            return int(queue.get("messages_ready", 0))
+            return int(queue.get("messages_ready", 0)) * batch
 
         eventually(lambda: backlog() >= 10000, timeout=90, interval=0.2)
         submitted = time.time()

@@ -43,6 +43,7 @@ class FakeState:
     latency: float = 0.0
     fail_next: list[int] = field(default_factory=list)  # statuses for the next requests
     refuse: dict[str, int] = field(default_factory=dict)  # number -> status, always
+    flaky: dict[str, list[int]] = field(default_factory=dict)  # number -> its next statuses
     calls: list[dict[str, Any]] = field(default_factory=list)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     keep_calls: bool = True
@@ -77,6 +78,10 @@ class FakeProvider:
 
     def refuse(self, number: str, status: int = 400) -> None:
         self.state.refuse[number] = status
+
+    def fail_number(self, number: str, *statuses: int) -> None:
+        """Answer the next requests for `number` with `statuses`, then normally."""
+        self.state.flaky.setdefault(number, []).extend(statuses)
 
     # ------------------------------------------------------------------ reading
 
@@ -154,6 +159,8 @@ class FakeProvider:
             await asyncio.sleep(state.latency)
         if state.fail_next:
             return state.fail_next.pop(0), {"error": "scripted failure"}
+        if state.flaky.get(to):
+            return state.flaky[to].pop(0), {"error": "scripted failure"}
         if to in state.refuse:
             return state.refuse[to], {"error": f"number {to} refused"}
         if state.status >= 300:

@@ -32,10 +32,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import metrics, tracing
-from .envelope import ATTEMPT, ENQUEUED_AT, Envelope, Job, enqueued_stamp
+from .envelope import ATTEMPT, ENQUEUED_AT, Envelope, Job, enqueued_stamp, job_type
 from .errors import Permanent, RetryLater
 from .publisher import declare
 from .runtime import Runtime
+from .settings import RuntimeSettings
 from .topology import Queue, RetryTier
 
 log = logging.getLogger("relay.jobs")
@@ -51,6 +52,8 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    # Contention between concurrent jobs: Postgres aborted one of them, not the job's fault.
+    asyncpg.exceptions.DeadlockDetectedError,
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionRefusedError,
@@ -172,6 +175,78 @@ class JobContext:
             if inserted is None:
                 raise AlreadyProcessed(self.envelope.message_id)
             yield connection
+
+    # A job that carries several parts (a batch of campaign messages) may settle each part
+    # on its own: retry one, bury another, and let the runtime ack the whole.
+
+    @property
+    def max_attempts(self) -> int:
+        return self.queue.max_attempts or self.runtime.settings.job_max_attempts
+
+    def retry_delay(self, attempt: int) -> float:
+        """How long the runtime waits before retrying a job whose attempt `attempt` failed."""
+        return retry_delay(self.queue, self.runtime.settings, attempt)
+
+    async def defer(
+        self,
+        part: Job,
+        *,
+        message_id: str,
+        delay: float,
+        attempt: int,
+        error: str | None = None,
+    ) -> None:
+        """Publish `part` back to this queue after `delay` (its tier), as attempt `attempt`.
+
+        Confirmed before this returns: once the handler returns and the whole is acked,
+        the part is in the broker.
+        """
+        tier = tier_for(self.queue, self.runtime.settings, delay)
+        properties = self._part_envelope(part, message_id, attempt).properties()
+        headers = properties.headers or {}
+        headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
+        if error:
+            headers["x-last-error"] = error[:500]
+        properties.headers = headers
+        body = part.model_dump_json().encode()
+        await self.runtime.publisher.publish_body("", tier.name, body, properties)
+
+    async def bury(self, part: Job, *, message_id: str, error: str, attempts: int) -> None:
+        """Record `part` in the failed-job store of this queue; a retry republishes it here."""
+        await self.runtime.failed_jobs.add(
+            queue=self.queue.name,
+            envelope=self._part_envelope(part, message_id, attempts),
+            body=part.model_dump_json().encode(),
+            error=error,
+            traceback="",
+            attempts=attempts,
+        )
+
+    def _part_envelope(self, part: Job, message_id: str, attempt: int) -> Envelope:
+        headers = {
+            key: value
+            for key, value in self.envelope.headers.items()
+            if key in ("traceparent", "tracestate")
+        }
+        return Envelope(
+            message_id=message_id,
+            job_type=job_type(type(part)),
+            correlation_id=self.envelope.correlation_id,
+            attempt=attempt,
+            user_id=self.envelope.user_id,
+            headers=headers,
+        )
+
+
+def retry_delay(queue: Queue, settings: RuntimeSettings, attempt: int) -> float:
+    delays = queue.retry_delays or settings.job_retry_delays
+    return delays[min(attempt, len(delays)) - 1]
+
+
+def tier_for(queue: Queue, settings: RuntimeSettings, delay: float) -> RetryTier:
+    """The shortest of `queue`'s tiers that holds a job at least `delay` (else the longest)."""
+    tiers = queue.tiers(queue.retry_delays or settings.job_retry_delays)
+    return next((t for t in tiers if t.delay >= delay), tiers[-1])
 
 
 @dataclass
@@ -526,8 +601,7 @@ class Worker:
         if envelope.attempt >= max_attempts:
             await self._bury(queue, message, envelope, error, trace)
             return "failed", error
-        delays = queue.retry_delays or self.settings.job_retry_delays
-        delay = delays[min(envelope.attempt, len(delays)) - 1]
+        delay = retry_delay(queue, self.settings, envelope.attempt)
         await self._send_to_tier(message, RetryTier(queue.name, delay), envelope.attempt + 1, error)
         return "retried", error
 
@@ -539,9 +613,7 @@ class Worker:
         delay: float,
         attempt: int,
     ) -> None:
-        tiers = queue.tiers(queue.retry_delays or self.settings.job_retry_delays)
-        tier = next((t for t in tiers if t.delay >= delay), tiers[-1])
-        await self._send_to_tier(message, tier, attempt, None)
+        await self._send_to_tier(message, tier_for(queue, self.settings, delay), attempt, None)
 
     async def _send_to_tier(
         self, message: AbstractIncomingMessage, tier: RetryTier, attempt: int, error: str | None

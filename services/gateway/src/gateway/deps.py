@@ -17,13 +17,17 @@ from .settings import GatewaySettings
 
 _bearer = HTTPBearer(auto_error=False)
 
+# Dependencies are `async def` even when they only read an attribute: FastAPI runs a plain
+# `def` dependency in its thread pool, a hop per dependency per request that showed up as
+# tens of milliseconds of p99 on POST /v1/sms.
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
@@ -32,19 +36,19 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 Settings = Annotated[GatewaySettings, Depends(get_settings)]
 
 
-def get_db(runtime: RuntimeDep) -> asyncpg.Pool:
+async def get_db(runtime: RuntimeDep) -> asyncpg.Pool:
     return runtime.pool
 
 
-def get_publisher(runtime: RuntimeDep) -> Publisher:
+async def get_publisher(runtime: RuntimeDep) -> Publisher:
     return runtime.publisher
 
 
-def get_redis(runtime: RuntimeDep) -> Redis:
+async def get_redis(runtime: RuntimeDep) -> Redis:
     return runtime.redis
 
 
-def get_limiter(runtime: RuntimeDep) -> RateLimiter:
+async def get_limiter(runtime: RuntimeDep) -> RateLimiter:
     return runtime.limiter
 
 

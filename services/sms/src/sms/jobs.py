@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
+import asyncpg
 from common import topology
 from common.consumer import JobContext, JobRouter
-from common.contracts.sms import ReleaseCampaign, SendSms
+from common.contracts.sms import ReleaseCampaign, SendSms, SendSmsBatch
 from common.envelope import RETRIED_FROM, Envelope
 from common.errors import Permanent, RetryLater
 from common.ratelimit import Rate
 from common.runtime import Runtime
 
 from . import store
-from .breaker import Breaker
+from .breaker import Breaker, Mode, Permit
 from .domain import chunk_at, chunk_size, pacing_burst, wait_step
 from .providers import (
+    Accepted,
     OutgoingSms,
     PermanentProviderError,
     Provider,
@@ -32,7 +36,7 @@ SMS_SEND = topology.queue("sms.send")
 SMS_BULK = topology.queue("sms.bulk")
 SMS_CAMPAIGN = topology.queue("sms.campaign")
 
-_RELEASE_WINDOW = 250
+_RELEASE_WINDOW = 100
 
 
 class TransientSendError(Exception):
@@ -48,6 +52,15 @@ class Sending:
     breaker: Breaker
     bulk_rate: Rate | None
     provider_rate: Rate | None
+
+    @property
+    def batch_limit(self) -> int:
+        """The most messages one job may send: a throttle never grants more than its burst."""
+        limits = [self.settings.sms_bulk_batch]
+        limits += [
+            rate.burst for rate in (self.bulk_rate, self.provider_rate) if rate and rate.burst
+        ]
+        return max(1, min(limits))
 
 
 _sending: dict[int, Sending] = {}
@@ -83,125 +96,233 @@ def sending_for(runtime: Runtime) -> Sending:
     return created
 
 
+class Verdict(StrEnum):
+    refused = "refused"  # the provider refused it for good (a 4xx): failed, never retried
+    failed = "failed"  # a transient failure: the attempt is spent
+    paused = "paused"  # the breaker is (or just went) open: wait, no attempt spent
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """A message a delivery did not get to the provider, and what should happen to it."""
+
+    sms_id: uuid.UUID
+    verdict: Verdict
+    reason: str
+    wait: float = 0.0  # for `paused`: how long the breaker stays open
+
+
 @router.handler(SMS_SEND)
 async def send_sms(job: SendSms, ctx: JobContext) -> None:
-    await deliver(job, ctx, paced=False)
+    unsent = await deliver([job.sms_id], job.user_id, ctx, paced=False)
+    if unsent:
+        _raise_for(unsent[0])
 
 
 @router.handler(SMS_BULK)
-async def send_campaign_sms(job: SendSms, ctx: JobContext) -> None:
-    await deliver(job, ctx, paced=True)
+async def send_campaign_batch(job: SendSmsBatch, ctx: JobContext) -> None:
+    """Campaign messages: one provider call each; each failed one is retried on its own."""
+    sending = sending_for(ctx.runtime)
+    if len(job.sms_ids) > sending.batch_limit:
+        # Settings changed since the release (a smaller pacing burst): split, or the
+        # throttle would never grant the whole batch.
+        await _split(job, ctx, sending.batch_limit)
+        return
+    unsent = await deliver(job.sms_ids, job.user_id, ctx, paced=True)
+    if len(job.sms_ids) == 1:
+        # A batch of one is a single message's own job: let the runtime retry or bury it.
+        if unsent:
+            _raise_for(unsent[0])
+        return
+    for message in unsent:
+        await _settle_alone(message, job, ctx)
 
 
-async def deliver(job: SendSms, ctx: JobContext, *, paced: bool) -> None:
-    """Throttles and breaker first (waiting spends no attempt), then one provider call."""
+def _raise_for(unsent: Unsent) -> None:
+    if unsent.verdict is Verdict.refused:
+        raise Permanent(f"provider refused the message: {unsent.reason}")
+    if unsent.verdict is Verdict.paused:
+        raise RetryLater(unsent.wait, unsent.reason)
+    raise TransientSendError(unsent.reason)
+
+
+async def _settle_alone(unsent: Unsent, job: SendSmsBatch, ctx: JobContext) -> None:
+    """Give a message of a batch its own job: retried, parked or buried like a single one."""
+    part = SendSmsBatch(sms_ids=[unsent.sms_id], user_id=job.user_id, campaign_id=job.campaign_id)
+    message_id = str(unsent.sms_id)
+    if unsent.verdict is Verdict.refused:
+        error = f"Permanent: provider refused the message: {unsent.reason}"
+        await ctx.bury(part, message_id=message_id, error=error, attempts=ctx.attempt)
+    elif unsent.verdict is Verdict.paused:
+        await ctx.defer(
+            part, message_id=message_id, delay=unsent.wait, attempt=ctx.attempt, error=unsent.reason
+        )
+    elif ctx.attempt >= ctx.max_attempts:
+        error = f"TransientSendError: {unsent.reason}"
+        await ctx.bury(part, message_id=message_id, error=error, attempts=ctx.attempt)
+    else:
+        await ctx.defer(
+            part,
+            message_id=message_id,
+            delay=ctx.retry_delay(ctx.attempt),
+            attempt=ctx.attempt + 1,
+            error=unsent.reason,
+        )
+
+
+async def _split(job: SendSmsBatch, ctx: JobContext, size: int) -> None:
+    for start in range(0, len(job.sms_ids), size):
+        ids = job.sms_ids[start : start + size]
+        part = SendSmsBatch(sms_ids=ids, user_id=job.user_id, campaign_id=job.campaign_id)
+        await ctx.defer(part, message_id=f"{ctx.message_id}:{start}", delay=0, attempt=ctx.attempt)
+
+
+async def deliver(
+    sms_ids: list[uuid.UUID], user_id: str, ctx: JobContext, *, paced: bool
+) -> list[Unsent]:
+    """Throttles and breaker first (waiting spends no attempt), then one provider call per
+    message, all at once. Returns the messages that did not get through.
+
+    While the breaker is closed the whole batch goes; in its probe state one message goes
+    first, and the rest only once that probe closed it.
+    """
     sending = sending_for(ctx.runtime)
     limiter = ctx.runtime.limiter
+    provider = sending.provider
     if paced and sending.bulk_rate is not None:
-        await limiter.throttle(f"sms:bulk:{job.user_id}", sending.bulk_rate)
+        await limiter.throttle(f"sms:bulk:{user_id}", sending.bulk_rate, len(sms_ids))
     if sending.provider_rate is not None:
-        await limiter.throttle(f"sms:provider:{sending.provider.name}", sending.provider_rate)
-    permit = await sending.breaker.permit()
-    if not permit.allowed:
-        raise RetryLater(permit.wait, f"{sending.provider.name} circuit breaker open")
+        await limiter.throttle(f"sms:provider:{provider.name}", sending.provider_rate, len(sms_ids))
+    pending = list(sms_ids)
+    unsent: list[Unsent] = []
+    while pending:
+        permit = await sending.breaker.permit()
+        if not permit.allowed:
+            reason = f"{provider.name} circuit breaker open"
+            if len(pending) == len(sms_ids):
+                raise RetryLater(permit.wait, reason)  # nothing sent yet: the job waits whole
+            unsent += [Unsent(sms_id, Verdict.paused, reason, permit.wait) for sms_id in pending]
+            break
+        step, pending = (pending[:1], pending[1:]) if permit.mode is Mode.probe else (pending, [])
+        unsent += await _send(step, permit, ctx, sending)
+    return unsent
 
+
+async def _send(
+    sms_ids: list[uuid.UUID], permit: Permit, ctx: JobContext, sending: Sending
+) -> list[Unsent]:
     pool = ctx.runtime.pool
     provider = sending.provider
     claimed = await store.claim(
-        pool, job.sms_id, provider.name, revive_failed=RETRIED_FROM in ctx.envelope.headers
+        pool, sms_ids, provider.name, revive_failed=RETRIED_FROM in ctx.envelope.headers
     )
-    if claimed is None:
-        ctx.log.info("sms already settled", extra={"sms_id": str(job.sms_id)})
-        return
-    if claimed.opted_out:
-        ctx.log.info("sms skipped: recipient opted out", extra={"sms_id": str(job.sms_id)})
-        return
+    if len(claimed) < len(sms_ids):
+        ctx.log.info("sms already settled", extra={"messages": len(sms_ids) - len(claimed)})
+    to_send: list[store.Claimed] = []
+    for message in claimed:
+        if message.opted_out:
+            ctx.log.info("sms skipped: recipient opted out", extra={"sms_id": str(message.id)})
+        else:
+            to_send.append(message)
+    if not to_send:
+        return []
+    answers = await asyncio.gather(*(_call(message, ctx, sending) for message in to_send))
 
-    outgoing = OutgoingSms(
-        job.sms_id, claimed.to, claimed.sender or sending.settings.sms_default_sender, claimed.body
-    )
-    started = time.monotonic()
-    try:
-        accepted = await provider.send(outgoing)
-    except PermanentProviderError as refused:
-        duration_ms = _log_attempt(
-            ctx, job, claimed.attempt, provider, "permanent", refused.answer, started
-        )
+    sent = [answer for answer in answers if isinstance(answer.result, Accepted)]
+    refused = [answer for answer in answers if isinstance(answer.result, PermanentProviderError)]
+    failed = [answer for answer in answers if isinstance(answer.result, TransientProviderError)]
+    if sent or refused:
         await sending.breaker.succeeded(permit)  # the provider answered: it is up
-        await store.record_failure(
-            pool,
-            job.sms_id,
-            provider=provider.name,
-            attempt=claimed.attempt,
-            outcome="permanent",
-            answer=refused.answer,
-            duration_ms=duration_ms,
-            final=True,
-        )
-        raise Permanent(f"provider refused the message: {refused.answer}") from refused
-    except TransientProviderError as trouble:
-        duration_ms = _log_attempt(
-            ctx, job, claimed.attempt, provider, "transient", trouble.answer, started
-        )
-        opened = await sending.breaker.failed(permit)
-        max_attempts = ctx.queue.max_attempts or ctx.runtime.settings.job_max_attempts
+    unsent: list[Unsent] = []
+    for answer in refused:
+        await answer.record_failure(pool, provider.name, final=True)
+        unsent.append(Unsent(answer.message.id, Verdict.refused, answer.text))
+    for answer in failed:
         # A failure that opens the breaker is the outage's, not the message's: wait for
         # the cooldown without spending the job's attempt.
-        final = not opened and ctx.attempt >= max_attempts
+        if await sending.breaker.failed(permit):
+            reason = f"{provider.name} circuit breaker opened: {answer.text}"
+            await answer.record_failure(pool, provider.name, final=False)
+            unsent.append(
+                Unsent(
+                    answer.message.id, Verdict.paused, reason, sending.settings.sms_breaker_cooldown
+                )
+            )
+        else:
+            await answer.record_failure(pool, provider.name, final=ctx.attempt >= ctx.max_attempts)
+            unsent.append(Unsent(answer.message.id, Verdict.failed, answer.text))
+    if sent:
+        await store.mark_sent(
+            pool,
+            provider.name,
+            [
+                store.SentAttempt(
+                    answer.message.id,
+                    answer.result.provider_id,  # type: ignore[union-attr]
+                    answer.message.attempt,
+                    answer.text,
+                    answer.duration_ms,
+                )
+                for answer in sent
+            ],
+        )
+    return unsent
+
+
+@dataclass(frozen=True)
+class ProviderAnswer:
+    """One provider call: what it answered (or how it failed) and how long it took."""
+
+    message: store.Claimed
+    result: Accepted | PermanentProviderError | TransientProviderError
+    duration_ms: float
+
+    @property
+    def text(self) -> str:
+        return self.result.answer
+
+    async def record_failure(self, pool: asyncpg.Pool, provider: str, *, final: bool) -> None:
+        outcome = "permanent" if isinstance(self.result, PermanentProviderError) else "transient"
         await store.record_failure(
             pool,
-            job.sms_id,
-            provider=provider.name,
-            attempt=claimed.attempt,
-            outcome="transient",
-            answer=trouble.answer,
-            duration_ms=duration_ms,
+            self.message.id,
+            provider=provider,
+            attempt=self.message.attempt,
+            outcome=outcome,
+            answer=self.text,
+            duration_ms=self.duration_ms,
             final=final,
         )
-        if opened:
-            raise RetryLater(
-                sending.settings.sms_breaker_cooldown, f"{provider.name} circuit breaker opened"
-            ) from trouble
-        raise TransientSendError(trouble.answer) from trouble
 
-    duration_ms = _log_attempt(
-        ctx, job, claimed.attempt, provider, "sent", accepted.answer, started
+
+async def _call(message: store.Claimed, ctx: JobContext, sending: Sending) -> ProviderAnswer:
+    provider = sending.provider
+    outgoing = OutgoingSms(
+        message.id, message.to, message.sender or sending.settings.sms_default_sender, message.body
     )
-    await sending.breaker.succeeded(permit)
-    await store.mark_sent(
-        pool,
-        job.sms_id,
-        provider=provider.name,
-        provider_id=accepted.provider_id,
-        attempt=claimed.attempt,
-        answer=accepted.answer,
-        duration_ms=duration_ms,
-    )
-
-
-def _log_attempt(
-    ctx: JobContext,
-    job: SendSms,
-    attempt: int,
-    provider: Provider,
-    outcome: str,
-    answer: str,
-    started: float,
-) -> float:
-    """The seed system's per-attempt log line: sms id, attempt, provider answer, duration."""
+    started = time.monotonic()
+    result: Accepted | PermanentProviderError | TransientProviderError
+    try:
+        result = await provider.send(outgoing)
+        outcome = "sent"
+    except PermanentProviderError as refused:
+        result, outcome = refused, "permanent"
+    except TransientProviderError as trouble:
+        result, outcome = trouble, "transient"
     duration_ms = round((time.monotonic() - started) * 1000, 2)
+    # The seed system's per-attempt log line: sms id, attempt, provider answer, duration.
     ctx.log.info(
         "sms attempt %s",
         outcome,
         extra={
-            "sms_id": str(job.sms_id),
-            "sms_attempt": attempt,
+            "sms_id": str(message.id),
+            "sms_attempt": message.attempt,
             "provider": provider.name,
-            "provider_answer": answer[:200],
+            "provider_answer": result.answer[:200],
             "provider_ms": duration_ms,
         },
     )
-    return duration_ms
+    return ProviderAnswer(message, result, duration_ms)
 
 
 @router.handler(SMS_CAMPAIGN)
@@ -226,19 +347,23 @@ async def release_campaign(job: ReleaseCampaign, ctx: JobContext) -> None:
         assert campaign is not None
         chunk = chunk_at(job.chunk, campaign.total, campaign.chunk_size)
         ids = await store.queued_in_chunk(connection, job.campaign_id, chunk.start, chunk.stop)
-        # Confirms are awaited in windows: thousands outstanding at once on a busy broker
-        # would run into PUBLISH_TIMEOUT and fail the whole release.
-        for start in range(0, len(ids), _RELEASE_WINDOW):
+        # One job per batch of recipients; confirms awaited in windows: thousands
+        # outstanding at once on a busy broker would run into PUBLISH_TIMEOUT.
+        size = sending_for(ctx.runtime).batch_limit
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        for window in range(0, len(batches), _RELEASE_WINDOW):
             await asyncio.gather(
                 *(
                     publisher.publish(
                         SMS_BULK,
-                        SendSms(
-                            sms_id=sms_id, user_id=campaign.user_id, campaign_id=job.campaign_id
+                        SendSmsBatch(
+                            sms_ids=batch, user_id=campaign.user_id, campaign_id=job.campaign_id
                         ),
-                        envelope=Envelope(message_id=str(sms_id), user_id=campaign.user_id),
+                        # Deterministic: a release redelivered before its commit republishes
+                        # the same batches, whose messages the send handler settles once.
+                        envelope=Envelope(message_id=str(batch[0]), user_id=campaign.user_id),
                     )
-                    for sms_id in ids[start : start + _RELEASE_WINDOW]
+                    for batch in batches[window : window + _RELEASE_WINDOW]
                 )
             )
         if not chunk.is_last:

@@ -17,6 +17,7 @@ _RECLAIMABLE = [*_CLAIMABLE, SmsStatus.failed.value]
 
 @dataclass(frozen=True)
 class Claimed:
+    id: uuid.UUID
     to: str
     sender: str | None
     body: str
@@ -25,13 +26,14 @@ class Claimed:
 
 
 async def claim(
-    pool: asyncpg.Pool, sms_id: uuid.UUID, provider: str, *, revive_failed: bool
-) -> Claimed | None:
-    """Mark the message `sending` (one more attempt), or `skipped` if its recipient opted out.
+    pool: asyncpg.Pool, sms_ids: list[uuid.UUID], provider: str, *, revive_failed: bool
+) -> list[Claimed]:
+    """Mark the messages `sending` (one more attempt each), or `skipped` where the recipient
+    opted out; in one statement, whatever the batch's size.
 
-    None when the message is already settled (a duplicate delivery): nothing to do.
+    Messages already settled (a duplicate delivery) are left alone and not returned.
     """
-    row = await pool.fetchrow(
+    rows = await pool.fetch(
         """
         UPDATE sms.messages m SET
             status = CASE WHEN o.phone IS NULL THEN 'sending' ELSE 'skipped' END,
@@ -41,45 +43,58 @@ async def claim(
             updated_at = now()
         FROM sms.messages t
         LEFT JOIN sms.opt_outs o ON o.user_id = t.user_id AND o.phone = t.to_number
-        WHERE m.id = $1 AND t.id = m.id AND m.status = ANY($2::text[])
-        RETURNING m.to_number, m.sender, m.body, m.attempts, o.phone IS NOT NULL AS opted_out
+        WHERE m.id = ANY($1::uuid[]) AND t.id = m.id AND m.status = ANY($2::text[])
+        RETURNING m.id, m.to_number, m.sender, m.body, m.attempts,
+            o.phone IS NOT NULL AS opted_out
         """,
-        sms_id,
+        sms_ids,
         _RECLAIMABLE if revive_failed else _CLAIMABLE,
         provider,
     )
-    if row is None:
-        return None
-    return Claimed(row["to_number"], row["sender"], row["body"], row["attempts"], row["opted_out"])
+    return [
+        Claimed(
+            row["id"],
+            row["to_number"],
+            row["sender"],
+            row["body"],
+            row["attempts"],
+            row["opted_out"],
+        )
+        for row in rows
+    ]
 
 
-async def mark_sent(
-    pool: asyncpg.Pool,
-    sms_id: uuid.UUID,
-    *,
-    provider: str,
-    provider_id: str | None,
-    attempt: int,
-    answer: str,
-    duration_ms: float,
-) -> None:
-    """`sending -> sent` and the attempt's log row, in one round trip."""
+@dataclass(frozen=True)
+class SentAttempt:
+    sms_id: uuid.UUID
+    provider_id: str | None
+    attempt: int
+    answer: str
+    duration_ms: float
+
+
+async def mark_sent(pool: asyncpg.Pool, provider: str, sent: list[SentAttempt]) -> None:
+    """`sending -> sent` and each attempt's log row, for a whole batch in one round trip."""
     await pool.execute(
         """
-        WITH sent AS (
-            UPDATE sms.messages SET status = 'sent', provider_id = $2, error = NULL,
-                updated_at = now()
-            WHERE id = $1 AND status = 'sending'
+        WITH done AS (
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::real[])
+                AS d (sms_id, provider_id, attempt, answer, duration_ms)
+        ), sent AS (
+            UPDATE sms.messages m SET status = 'sent', provider_id = d.provider_id,
+                error = NULL, updated_at = now()
+            FROM done d
+            WHERE m.id = d.sms_id AND m.status = 'sending'
         )
         INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
-        VALUES ($1, $3, $4, 'sent', $5, $6)
+        SELECT sms_id, attempt, $6, 'sent', answer, duration_ms FROM done
         """,
-        sms_id,
-        provider_id,
-        attempt,
+        [attempt.sms_id for attempt in sent],
+        [attempt.provider_id for attempt in sent],
+        [attempt.attempt for attempt in sent],
+        [attempt.answer[:500] for attempt in sent],
+        [attempt.duration_ms for attempt in sent],
         provider,
-        answer[:500],
-        duration_ms,
     )
 
 

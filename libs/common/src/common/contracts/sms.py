@@ -21,12 +21,29 @@ from common.envelope import Job
 
 
 class SendSms(Job):
-    """Send one stored sms row (a single send on `sms.send`, a campaign message on `sms.bulk`).
+    """Send one stored sms row: a single send, on `sms.send`.
 
     The row holds the text and number; the job carries only what routing and pacing need.
     """
 
     sms_id: uuid.UUID
+    user_id: str = Field(min_length=1)
+    campaign_id: uuid.UUID | None = None
+
+
+# Campaign messages per `sms.bulk` job: one broker message (and one claim and one update in
+# Postgres) per batch instead of per recipient; the provider still gets one call per sms.
+MAX_BATCH = 500
+
+
+class SendSmsBatch(Job):
+    """Send stored campaign sms rows, one provider call each, on `sms.bulk`.
+
+    Each message settles on its own: a failed one is retried or buried as a batch of one
+    (its own job), so one bad number never holds back or fails the others.
+    """
+
+    sms_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_BATCH)
     user_id: str = Field(min_length=1)
     campaign_id: uuid.UUID | None = None
 

@@ -6,10 +6,10 @@ The answer's `sid` is the provider id; the base URL is configurable (tests, prox
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from .base import Accepted, OutgoingSms
-from .http import answer_text, post, provider_id_of, raise_for_verdict
+from .http import Session, post
 
 
 class TwilioProvider:
@@ -26,21 +26,14 @@ class TwilioProvider:
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.status_callback = status_callback
-        self.client = httpx.AsyncClient(
-            timeout=timeout,
-            auth=(account_sid, auth_token),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-        )
+        self.session = Session(timeout, max_connections, aiohttp.BasicAuth(account_sid, auth_token))
 
     async def send(self, sms: OutgoingSms) -> Accepted:
         form = {"To": sms.to, "From": sms.sender, "Body": sms.body}
         if self.status_callback:
             form["StatusCallback"] = self.status_callback
-        response = await post(self.client, self.url, data=form)
-        raise_for_verdict(response)
-        return Accepted(provider_id_of(response, "sid"), answer_text(response))
+        answer = await post(self.session, self.url, data=form)
+        return Accepted(answer.field("sid"), answer.describe())
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.session.close()
