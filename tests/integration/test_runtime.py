@@ -115,6 +115,51 @@ async def test_permanent_error_fails_without_retry(runtime_factory: Any) -> None
     await worker.stop(1)
 
 
+class Parts(Job):
+    keys: list[str]
+
+
+async def test_a_job_of_parts_retries_and_buries_each_part_on_its_own(
+    runtime_factory: Any,
+) -> None:
+    runtime = await runtime_factory([QUEUE], **FAST)
+    router = JobRouter()
+    seen: list[tuple[tuple[str, ...], int, float]] = []
+
+    @router.handler(QUEUE)
+    async def in_parts(job: Parts, ctx: JobContext) -> None:
+        seen.append((tuple(job.keys), ctx.attempt, time.monotonic()))
+        for key in job.keys:
+            part = Parts(keys=[key])
+            if key == "bad":
+                await ctx.bury(part, message_id=key, error="refused", attempts=ctx.attempt)
+            elif key == "flaky" and ctx.attempt < 2:
+                await ctx.defer(
+                    part,
+                    message_id=key,
+                    delay=ctx.retry_delay(ctx.attempt),
+                    attempt=ctx.attempt + 1,
+                    error="hiccup",
+                )
+            elif key == "big":
+                await ctx.defer(part, message_id="now", delay=0, attempt=ctx.attempt)
+
+    worker = await start_worker(runtime, router)
+    await runtime.publisher.publish(QUEUE, Parts(keys=["ok", "flaky", "bad", "big"]))
+    await eventually_async(lambda: _true(len(seen) == 3), timeout=10)
+    await asyncio.sleep(0.3)
+    await worker.stop(1)
+    whole, *parts = seen
+    assert whole[:2] == (("ok", "flaky", "bad", "big"), 1)
+    by_keys = {keys: (attempt, at) for keys, attempt, at in parts}
+    # delay 0: straight back to the work queue; a retry: its tier, with the next attempt.
+    assert by_keys[("big",)][0] == 1
+    assert by_keys[("flaky",)][0] == 2 and by_keys[("flaky",)][1] - whole[2] >= 0.2
+    [record] = await runtime.failed_jobs.list()
+    assert (record.queue, record.message_id, record.type) == (QUEUE.name, "bad", "Parts")
+    assert record.payload == {"keys": ["bad"]} and record.error == "refused"
+
+
 async def test_retry_later_waits_without_spending_an_attempt(runtime_factory: Any) -> None:
     runtime = await runtime_factory([QUEUE], **FAST)
     router = JobRouter()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from common.contracts.sms import (
     GSM7_BASIC,
     GSM7_EXTENSION,
+    MAX_BATCH,
     Encoding,
+    SendSmsBatch,
     SmsStatus,
     breaker_state,
     campaign_message_id,
@@ -16,8 +20,10 @@ from common.contracts.sms import (
     segment,
     sources_of,
 )
+from common.ratelimit import Rate
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from sms.domain import (
     ProviderVerdict,
     chunk_at,
@@ -26,6 +32,9 @@ from sms.domain import (
     pacing_burst,
     wait_step,
 )
+from sms.jobs import Sending
+from sms.providers.log import LogProvider
+from sms.settings import SmsSettings
 
 
 @pytest.mark.parametrize(
@@ -174,3 +183,45 @@ def test_breaker_state_for_ops() -> None:
         "state": "open", "failures": 5, "retry_in": 1.0
     }  # fmt: skip
     assert breaker_state({"failures": "5", "open_until": "2000"}, 3000)["state"] == "half_open"
+
+
+def test_a_campaign_batch_reads_a_one_message_job_queued_before_batches() -> None:
+    sms_id = uuid.uuid4()
+    legacy = SendSmsBatch.model_validate_json(f'{{"sms_id": "{sms_id}", "user_id": "u-1"}}')
+    assert legacy.sms_ids == [sms_id] and legacy.user_id == "u-1"
+
+
+def test_a_campaign_batch_holds_between_one_and_max_batch_messages() -> None:
+    with pytest.raises(ValidationError):
+        SendSmsBatch(sms_ids=[], user_id="u-1")
+    with pytest.raises(ValidationError):
+        SendSmsBatch(sms_ids=[uuid.uuid4() for _ in range(MAX_BATCH + 1)], user_id="u-1")
+
+
+@pytest.mark.parametrize(
+    ("batch", "per_hour", "burst", "provider_rate", "limit"),
+    [
+        (100, 0, 0, 0.0, 100),  # unpaced: the configured batch
+        (100, 10000, 0, 0.0, 100),  # a minute's worth (166) of pacing burst is more
+        (100, 600, 0, 0.0, 10),  # pacing grants at most 10 at once
+        (100, 0, 0, 25.0, 25),  # the provider rate's burst is one second's worth
+        (100, 600, 40, 5.0, 5),
+    ],
+)
+def test_a_batch_never_exceeds_what_a_throttle_can_grant(
+    batch: int, per_hour: int, burst: int, provider_rate: float, limit: int
+) -> None:
+    settings = SmsSettings(
+        sms_bulk_batch=batch,
+        sms_bulk_per_hour=per_hour,
+        sms_bulk_burst=burst,
+        sms_provider_rate=provider_rate,
+    )
+    sending = Sending(
+        settings=settings,
+        provider=LogProvider(),
+        breaker=None,  # type: ignore[arg-type]  # not used by batch_limit
+        bulk_rate=Rate(per_hour, 3600, burst=pacing_burst(per_hour, burst)) if per_hour else None,
+        provider_rate=Rate(provider_rate, 1, burst=int(provider_rate)) if provider_rate else None,
+    )
+    assert sending.batch_limit == limit

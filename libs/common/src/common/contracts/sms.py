@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from common.envelope import Job
 
@@ -46,6 +47,15 @@ class SendSmsBatch(Job):
     sms_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_BATCH)
     user_id: str = Field(min_length=1)
     campaign_id: uuid.UUID | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_message_job(cls, data: Any) -> Any:
+        """Read a one-message `SendSms` too: jobs queued on sms.bulk (or buried in the
+        failed-job store) before campaign messages travelled in batches still run."""
+        if isinstance(data, dict) and "sms_ids" not in data and "sms_id" in data:
+            return {**data, "sms_ids": [data["sms_id"]]}
+        return data
 
 
 class ReleaseCampaign(Job):

@@ -46,11 +46,11 @@ class Session:
     """One keep-alive aiohttp session, opened on first use: it belongs to the running loop."""
 
     def __init__(
-        self, timeout: float, max_connections: int, auth: aiohttp.BasicAuth | None = None
+        self, timeout: float, max_connections: int, headers: dict[str, str] | None = None
     ) -> None:
         self.timeout = timeout
         self.max_connections = max_connections
-        self.auth = auth
+        self.headers = headers or {}
         self._session: aiohttp.ClientSession | None = None
 
     def get(self) -> aiohttp.ClientSession:
@@ -60,7 +60,7 @@ class Session:
                 connector=aiohttp.TCPConnector(
                     limit=self.max_connections, limit_per_host=self.max_connections
                 ),
-                auth=self.auth,
+                headers=self.headers,
             )
         return self._session
 

@@ -26,7 +26,8 @@ class TwilioProvider:
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.status_callback = status_callback
-        self.session = Session(timeout, max_connections, aiohttp.BasicAuth(account_sid, auth_token))
+        basic = aiohttp.encode_basic_auth(account_sid, auth_token)
+        self.session = Session(timeout, max_connections, {"Authorization": basic})
 
     async def send(self, sms: OutgoingSms) -> Accepted:
         form = {"To": sms.to, "From": sms.sender, "Body": sms.body}
