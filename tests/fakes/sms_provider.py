@@ -34,7 +34,7 @@ class Delivery:
     body: str
     sender: str
     provider_id: str
-    at: float
+    at: float  # when the request arrived
 
 
 @dataclass
@@ -135,6 +135,7 @@ class FakeProvider:
 
     async def handle(self, scope: dict[str, Any], body: bytes) -> tuple[int, dict[str, Any]]:
         state = self.state
+        received = time.time()  # when the request reached us, before any scripted latency
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         twilio = scope["path"].endswith("/Messages.json")
         if twilio:
@@ -153,7 +154,7 @@ class FakeProvider:
         if state.keep_calls:
             state.calls.append(
                 {"key": key, "to": to, "body": text, "from": sender, "headers": headers,
-                 "path": scope["path"], "at": time.time()}
+                 "path": scope["path"], "at": received}
             )  # fmt: skip
         if state.latency:
             await asyncio.sleep(state.latency)
@@ -169,7 +170,7 @@ class FakeProvider:
         if known is not None:
             state.duplicates += 1  # the same message again: answer as before, deliver nothing
         else:
-            known = Delivery(key, to, text, sender, f"fake-{uuid.uuid4().hex[:16]}", time.time())
+            known = Delivery(key, to, text, sender, f"fake-{uuid.uuid4().hex[:16]}", received)
             state.deliveries[key] = known
         if twilio:
             return 201, {"sid": known.provider_id, "status": "queued", "to": to}
