@@ -142,6 +142,38 @@ def test_failures_inside_a_campaign_batch_settle_message_by_message(
     assert max(fake.deliveries_per_number().values()) == 1
 
 
+def test_provider_down_mid_campaign_pauses_its_batches_then_delivers_everything(
+    stack: Stack, fake: FakeProvider
+) -> None:
+    fake.answer_all(503)
+    start_sms(
+        stack, fake, SMS_BREAKER_FAILURES=3, SMS_BREAKER_COOLDOWN=1, SMS_BULK_CHUNK=5000,
+        SMS_BULK_CHUNK_DELAY=0, SMS_BULK_PER_HOUR=0, SMS_BULK_BATCH=50,
+    )  # fmt: skip
+    phones = numbers(150)
+    with stack.client() as client, stack.client(ADMIN_KEY) as admin:
+        created = client.post(
+            "/v1/campaigns",
+            json={"name": "outage", "message": "Bonjour #name", "recipients": _recipients(phones)},
+        ).json()
+        # Every message tried once, then probes: more calls than 3 attempts would allow some.
+        eventually(lambda: fake.state.call_count >= 160, timeout=40, interval=0.2)
+        assert admin.get("/v1/ops/failed").json() == []
+        stalled = campaign_progress(client, created["id"])
+        assert (stalled["sent"], stalled["failed"], stalled["pending"]) == (0, 0, 150)
+
+        fake.answer_all(200)
+        final = eventually(
+            lambda: (p := campaign_progress(client, created["id"]))["pending"] == 0 and p,
+            timeout=60,
+            interval=0.3,
+        )
+        assert (final["sent"], final["failed"]) == (150, 0)
+        assert admin.get("/v1/ops/failed").json() == []
+    assert len(fake.deliveries) == 150
+    assert max(fake.deliveries_per_number().values()) == 1
+
+
 def test_sigkilled_worker_mid_campaign_leaves_exactly_one_message_per_recipient(
     stack: Stack, fake: FakeProvider
 ) -> None:

@@ -97,6 +97,12 @@ class Breaker:
             await self.redis.delete(self.key, self.probe_key)
             metrics.BREAKER_OPEN.labels(self.provider).set(0)
 
+    async def release(self, permit: Permit) -> None:
+        """Give the probe token back unused (its message needed no provider call), so the
+        next caller probes at once instead of after the token's TTL."""
+        if permit.mode is Mode.probe:
+            await self.redis.delete(self.probe_key)
+
     async def failed(self, permit: Permit) -> bool:
         """Count a transient failure; True when it opened (or re-opened) the breaker."""
         opened = await self._failure(

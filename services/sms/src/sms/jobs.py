@@ -134,8 +134,27 @@ async def send_campaign_batch(job: SendSmsBatch, ctx: JobContext) -> None:
         if unsent:
             _raise_for(unsent[0])
         return
-    for message in unsent:
-        await _settle_alone(message, job, ctx)
+    paused = [message for message in unsent if message.verdict is Verdict.paused]
+    if paused:
+        # The breaker is open: they wait together, as one batch, without spending an attempt.
+        await ctx.defer(
+            _part(job, [message.sms_id for message in paused]),
+            message_id=str(paused[0].sms_id),
+            delay=max(message.wait for message in paused),
+            attempt=ctx.attempt,
+            error=paused[0].reason,
+        )
+    await asyncio.gather(
+        *(
+            _settle_alone(message, job, ctx)
+            for message in unsent
+            if message.verdict is not Verdict.paused
+        )
+    )
+
+
+def _part(job: SendSmsBatch, sms_ids: list[uuid.UUID]) -> SendSmsBatch:
+    return SendSmsBatch(sms_ids=sms_ids, user_id=job.user_id, campaign_id=job.campaign_id)
 
 
 def _raise_for(unsent: Unsent) -> None:
@@ -147,16 +166,12 @@ def _raise_for(unsent: Unsent) -> None:
 
 
 async def _settle_alone(unsent: Unsent, job: SendSmsBatch, ctx: JobContext) -> None:
-    """Give a message of a batch its own job: retried, parked or buried like a single one."""
-    part = SendSmsBatch(sms_ids=[unsent.sms_id], user_id=job.user_id, campaign_id=job.campaign_id)
+    """Give a failed message of a batch its own job: retried or buried like a single one."""
+    part = _part(job, [unsent.sms_id])
     message_id = str(unsent.sms_id)
     if unsent.verdict is Verdict.refused:
         error = f"Permanent: provider refused the message: {unsent.reason}"
         await ctx.bury(part, message_id=message_id, error=error, attempts=ctx.attempt)
-    elif unsent.verdict is Verdict.paused:
-        await ctx.defer(
-            part, message_id=message_id, delay=unsent.wait, attempt=ctx.attempt, error=unsent.reason
-        )
     elif ctx.attempt >= ctx.max_attempts:
         error = f"TransientSendError: {unsent.reason}"
         await ctx.bury(part, message_id=message_id, error=error, attempts=ctx.attempt)
@@ -172,8 +187,7 @@ async def _settle_alone(unsent: Unsent, job: SendSmsBatch, ctx: JobContext) -> N
 
 async def _split(job: SendSmsBatch, ctx: JobContext, size: int) -> None:
     for start in range(0, len(job.sms_ids), size):
-        ids = job.sms_ids[start : start + size]
-        part = SendSmsBatch(sms_ids=ids, user_id=job.user_id, campaign_id=job.campaign_id)
+        part = _part(job, job.sms_ids[start : start + size])
         await ctx.defer(part, message_id=f"{ctx.message_id}:{start}", delay=0, attempt=ctx.attempt)
 
 
@@ -225,6 +239,7 @@ async def _send(
         else:
             to_send.append(message)
     if not to_send:
+        await sending.breaker.release(permit)  # a probe that sent nothing proved nothing
         return []
     answers = await asyncio.gather(*(_call(message, ctx, sending) for message in to_send))
 
