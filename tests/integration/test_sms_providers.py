@@ -3,6 +3,7 @@ closed port. Each answer lands in the contract's class: sent, transient or perma
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -71,6 +72,18 @@ async def test_a_timeout_is_transient(http: HttpProvider, fake: FakeProvider) ->
     fake.state.latency = 2.0
     with pytest.raises(TransientProviderError, match="timeout"):
         await http.send(outgoing())
+
+
+async def test_waiting_for_a_pooled_connection_is_not_a_timeout(fake: FakeProvider) -> None:
+    # One connection, 0.3 s per answer, 0.5 s timeout: the third message waits 0.6 s for
+    # the connection, but the provider answers each within the timeout.
+    fake.state.latency = 0.3
+    provider = HttpProvider(fake.url, timeout=0.5, max_connections=1)
+    try:
+        accepted = await asyncio.gather(*(provider.send(outgoing()) for _ in range(3)))
+    finally:
+        await provider.close()
+    assert len(accepted) == 3 and len(fake.deliveries) == 3
 
 
 async def test_a_closed_port_is_transient() -> None:

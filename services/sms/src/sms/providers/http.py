@@ -56,7 +56,12 @@ class Session:
     def get(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                # The provider's own time (connecting, then answering), not the wait for a
+                # free pooled connection: a message queued behind a busy campaign has not
+                # been tried, so it must not count as a timed-out attempt.
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.timeout, sock_read=self.timeout
+                ),
                 connector=aiohttp.TCPConnector(
                     limit=self.max_connections, limit_per_host=self.max_connections
                 ),
