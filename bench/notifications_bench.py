@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageFilter
 
+from bench.load import open_loop
 from tests.support import Stack, eventually, fresh_database, fresh_vhost, resolve_services
 from tests.support.stack import USER_KEY, free_port
 
@@ -88,15 +89,7 @@ async def _open_loop(
         await asyncio.gather(*(one(i) for i in range(20)))
         latencies.clear()
         statuses.clear()
-        tasks = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            # Open loop: requests leave on schedule whether or not earlier ones finished.
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+        await open_loop(rate, int(rate * seconds), one)
     return latencies, {**statuses, **errors}
 
 
@@ -173,14 +166,7 @@ async def _fanout(
             await asyncio.gather(*(publish(job) for job in jobs))
         else:
             # Paced: latency without the queueing a burst of `clients` jobs adds.
-            pending = []
-            start = time.perf_counter()
-            for i, job in enumerate(jobs):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                pending.append(asyncio.create_task(publish(job)))
-            await asyncio.gather(*pending)
+            await open_loop(rate, len(jobs), lambda i: publish(jobs[i]))
         try:
             await asyncio.wait_for(all_received.wait(), 120)
         finally:

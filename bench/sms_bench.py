@@ -24,7 +24,15 @@ from typing import Any
 import aiohttp
 import httpx
 
-from tests.support import USER_KEY, Stack, fresh_database, fresh_vhost, resolve_services
+from bench.load import open_loop
+from tests.support import (
+    USER_KEY,
+    Stack,
+    eventually,
+    fresh_database,
+    fresh_vhost,
+    resolve_services,
+)
 from tests.support.stack import ROOT, free_port
 
 
@@ -114,24 +122,23 @@ def post_campaign(client: httpx.Client, count: int) -> str:
 
 
 def wait_delivered(provider: str, count: int, timeout: float = 600) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
+    def delivered() -> dict[str, Any]:
         current = stats(provider)
-        if current["deliveries"] >= count:
-            return current
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {current['deliveries']} of {count} delivered")
-        time.sleep(0.2)
+        assert current["deliveries"] >= count, f"only {current['deliveries']} of {count} delivered"
+        return current
+
+    return eventually(delivered, timeout=timeout, interval=0.2)
 
 
 def wait_settled(client: httpx.Client, campaign_id: str, timeout: float = 120) -> dict[str, Any]:
     """The campaign's counts once nothing is pending: the database agrees with the provider."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def settled() -> dict[str, Any]:
         progress: dict[str, Any] = client.get(f"/v1/campaigns/{campaign_id}").json()
-        if progress["pending"] == 0 or time.monotonic() > deadline:
-            return progress
-        time.sleep(0.2)
+        assert progress["pending"] == 0, f"{progress['pending']} still pending"
+        return progress
+
+    return eventually(settled, timeout=timeout, interval=0.2)
 
 
 def throughput(workers: int, messages: int) -> None:
@@ -223,14 +230,7 @@ async def _paced_posts(url: str, rps: int, seconds: float) -> list[float]:
         for warmup in range(50):
             await one(warmup)
         latencies.clear()
-        tasks = []
-        start = time.perf_counter()
-        for n in range(int(rps * seconds)):
-            delay = start + n / rps - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(n)))
-        await asyncio.gather(*tasks)
+        await open_loop(rps, int(rps * seconds), one)
     return sorted(latencies)
 
 

@@ -243,7 +243,17 @@ async def _send(
         return []
     answers = await asyncio.gather(*(_call(message, ctx, sending) for message in to_send))
 
-    sent = [answer for answer in answers if isinstance(answer.result, Accepted)]
+    sent = [
+        store.SentAttempt(
+            answer.message.id,
+            answer.result.provider_id,
+            answer.message.attempt,
+            answer.text,
+            answer.duration_ms,
+        )
+        for answer in answers
+        if isinstance(answer.result, Accepted)
+    ]
     refused = [answer for answer in answers if isinstance(answer.result, PermanentProviderError)]
     failed = [answer for answer in answers if isinstance(answer.result, TransientProviderError)]
     if sent or refused:
@@ -267,20 +277,7 @@ async def _send(
             await answer.record_failure(pool, provider.name, final=ctx.attempt >= ctx.max_attempts)
             unsent.append(Unsent(answer.message.id, Verdict.failed, answer.text))
     if sent:
-        await store.mark_sent(
-            pool,
-            provider.name,
-            [
-                store.SentAttempt(
-                    answer.message.id,
-                    answer.result.provider_id,  # type: ignore[union-attr]
-                    answer.message.attempt,
-                    answer.text,
-                    answer.duration_ms,
-                )
-                for answer in sent
-            ],
-        )
+        await store.mark_sent(pool, provider.name, sent)
     return unsent
 
 
