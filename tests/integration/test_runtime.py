@@ -141,7 +141,7 @@ async def test_a_job_of_parts_retries_and_buries_each_part_on_its_own(
                     attempt=ctx.attempt + 1,
                     error="hiccup",
                 )
-            elif key == "big":
+            elif key == "big" and len(job.keys) > 1:  # re-queued once, then done
                 await ctx.defer(part, message_id="now", delay=0, attempt=ctx.attempt)
 
     worker = await start_worker(runtime, router)

@@ -181,7 +181,7 @@ class JobContext:
 
     @property
     def max_attempts(self) -> int:
-        return self.queue.max_attempts or self.runtime.settings.job_max_attempts
+        return max_attempts(self.queue, self.runtime.settings)
 
     def retry_delay(self, attempt: int) -> float:
         """How long the runtime waits before retrying a job whose attempt `attempt` failed."""
@@ -196,20 +196,20 @@ class JobContext:
         attempt: int,
         error: str | None = None,
     ) -> None:
-        """Publish `part` back to this queue after `delay` (its tier), as attempt `attempt`.
+        """Publish `part` back to this queue after `delay` (its tier; 0: straight to the
+        queue), as attempt `attempt`.
 
         Confirmed before this returns: once the handler returns and the whole is acked,
         the part is in the broker.
         """
-        tier = tier_for(self.queue, self.runtime.settings, delay)
         properties = self._part_envelope(part, message_id, attempt).properties()
-        headers = properties.headers or {}
-        headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
-        if error:
-            headers["x-last-error"] = error[:500]
-        properties.headers = headers
+        target = self.queue.name
+        if delay > 0:
+            tier = tier_for(self.queue, self.runtime.settings, delay)
+            properties.headers = _tier_headers(properties.headers or {}, tier, attempt, error)
+            target = tier.name
         body = part.model_dump_json().encode()
-        await self.runtime.publisher.publish_body("", tier.name, body, properties)
+        await self.runtime.publisher.publish_body("", target, body, properties)
 
     async def bury(self, part: Job, *, message_id: str, error: str, attempts: int) -> None:
         """Record `part` in the failed-job store of this queue; a retry republishes it here."""
@@ -238,6 +238,10 @@ class JobContext:
         )
 
 
+def max_attempts(queue: Queue, settings: RuntimeSettings) -> int:
+    return queue.max_attempts or settings.job_max_attempts
+
+
 def retry_delay(queue: Queue, settings: RuntimeSettings, attempt: int) -> float:
     delays = queue.retry_delays or settings.job_retry_delays
     return delays[min(attempt, len(delays)) - 1]
@@ -247,6 +251,18 @@ def tier_for(queue: Queue, settings: RuntimeSettings, delay: float) -> RetryTier
     """The shortest of `queue`'s tiers that holds a job at least `delay` (else the longest)."""
     tiers = queue.tiers(queue.retry_delays or settings.job_retry_delays)
     return next((t for t in tiers if t.delay >= delay), tiers[-1])
+
+
+def _tier_headers(
+    headers: dict[str, Any], tier: RetryTier, attempt: int, error: str | None
+) -> dict[str, Any]:
+    """`headers` for a copy parked in `tier`: its attempt, when it is due, why it waits."""
+    headers = dict(headers)
+    headers[ATTEMPT] = attempt
+    headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
+    if error:
+        headers["x-last-error"] = error[:500]
+    return headers
 
 
 @dataclass
@@ -597,8 +613,7 @@ class Worker:
         error: str,
         trace: str,
     ) -> tuple[str, str | None]:
-        max_attempts = queue.max_attempts or self.settings.job_max_attempts
-        if envelope.attempt >= max_attempts:
+        if envelope.attempt >= max_attempts(queue, self.settings):
             await self._bury(queue, message, envelope, error, trace)
             return "failed", error
         delay = retry_delay(queue, self.settings, envelope.attempt)
@@ -619,11 +634,7 @@ class Worker:
         self, message: AbstractIncomingMessage, tier: RetryTier, attempt: int, error: str | None
     ) -> None:
         """Publish a copy to the tier (confirmed) before acking the original: never lost."""
-        headers = dict(message.headers or {})
-        headers[ATTEMPT] = attempt
-        headers[ENQUEUED_AT] = enqueued_stamp(time.time() + tier.delay)
-        if error:
-            headers["x-last-error"] = error[:500]
+        headers = _tier_headers(message.headers or {}, tier, attempt, error)
         copy = Basic.Properties(
             message_id=message.message_id,
             correlation_id=message.correlation_id,
