@@ -114,9 +114,9 @@ def bench_api(env: dict[str, Any], rate: float, seconds: float) -> None:
 async def _fanout(
     urls: list[str], keys: list[str], rabbitmq_url: str, rate: float
 ) -> tuple[list[float], int]:
-    from common.contracts.notifications import NOTIFICATIONS_NORMAL, CreateNotification
     from common.publisher import Publisher
     from common.settings import RuntimeSettings
+    from notifications.contracts import NOTIFICATIONS_NORMAL, CreateNotification
 
     clients = len(keys)
     sent_at: dict[str, float] = {}

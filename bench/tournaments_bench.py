@@ -23,10 +23,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from common.consumer import JobContext, Worker
-from common.contracts.tournaments import EMAIL, PERIODIC_QUEUES, RunPeriodic, SendEmail
 from common.envelope import Envelope
 from common.runtime import Runtime
 from tournaments import jobs, outbox
+from tournaments.contracts import EMAIL, PERIODIC_QUEUES, RunPeriodic, SendEmail
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink

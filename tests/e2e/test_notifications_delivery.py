@@ -119,9 +119,9 @@ def test_invalid_notification_is_422_naming_the_field(stack: Stack) -> None:
 def test_high_priority_is_consumed_ahead_of_a_normal_backlog(
     stack: Stack, env: dict[str, Any]
 ) -> None:
-    from common.contracts.notifications import NOTIFICATIONS_NORMAL, CreateNotification
     from common.publisher import Publisher
     from common.settings import RuntimeSettings
+    from notifications.contracts import NOTIFICATIONS_NORMAL, CreateNotification
 
     backlog = 400
 

@@ -112,14 +112,14 @@ def test_notification_from_another_domain_arrives_the_same_way(
     stack: Stack, env: dict[str, Any]
 ) -> None:
     """A tournament deadline warning is a CreateNotification job published by that worker."""
-    from common.contracts.notifications import (
+    from common.publisher import Publisher
+    from common.settings import RuntimeSettings
+    from notifications.contracts import (
         CreateNotification,
         NotificationType,
         Priority,
         queue_for,
     )
-    from common.publisher import Publisher
-    from common.settings import RuntimeSettings
 
     async def publish_warning(job: CreateNotification) -> None:
         publisher = Publisher(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from common.contracts.sms import campaign_message_id
+from sms.contracts import campaign_message_id
 
 from tests.fakes.sms_provider import FakeProvider
 from tests.fakes.sms_support import campaign_progress, numbers, sms_status, start_sms

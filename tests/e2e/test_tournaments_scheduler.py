@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from common.contracts.tournaments import PERIODIC_QUEUES, slot_message_id
+from tournaments.contracts import PERIODIC_QUEUES, slot_message_id
 
 from tests.fakes.tournaments_support import drain, log_lines, start
 from tests.support import Stack, eventually

@@ -12,25 +12,30 @@ from typing import Any
 
 import asyncpg
 import pytest
-from common.contracts.notifications import CreateNotification, LiveEvent, Notification
-from common.db import migrate
-from gateway import notifications_store as store
-from gateway.notifications_events import EventHub
-from gateway.notifications_stream import notification_events
+from common.db import RUNTIME, installed_schemas, migrate
+from common.live import EventHub
+from notifications.api import store
+from notifications.api.stream import notification_events
+from notifications.contracts import CreateNotification, Notification
 
 
 @pytest.fixture
 async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    await asyncio.to_thread(migrate, fresh_database_url, ("runtime", "notifications"))
+    schemas = [s for s in installed_schemas() if s.name == "notifications"]
+    await asyncio.to_thread(migrate, fresh_database_url, [RUNTIME, *schemas])
     created = await asyncpg.create_pool(fresh_database_url, min_size=1, max_size=4)
     yield created
     await created.close()
 
 
-def _hub() -> EventHub:
-    hub = EventHub("amqp://unused", buffer=100)
+def _hub() -> EventHub[Notification]:
+    hub: EventHub[Notification] = EventHub("amqp://unused", buffer=100, decode=_unused)
     hub.ready.set()  # the relay is not under test here
     return hub
+
+
+def _unused(body: bytes) -> tuple[str, Notification]:
+    raise AssertionError("the relay is not under test here")
 
 
 async def _store(pool: asyncpg.Pool, title: str, user_id: str = "u1") -> Notification:
@@ -70,9 +75,9 @@ async def test_replay_after_last_event_id_then_live_without_duplicates(pool: asy
     assert [e["event_id"] for e in replayed] == [second.seq, third.seq]
 
     # The live copies of already-replayed notifications are dropped; the next one passes.
-    hub.dispatch(LiveEvent(user_id="u1", notification=third))
+    hub.dispatch("u1", third)
     fourth = await _store(pool, "d")
-    hub.dispatch(LiveEvent(user_id="u1", notification=fourth))
+    hub.dispatch("u1", fourth)
     assert [e["title"] for e in await _events(stream, 1)] == ["d"]
     await stream.aclose()
 
@@ -84,13 +89,13 @@ async def test_lost_live_event_is_backfilled_from_postgres_in_order(pool: asyncp
     assert await _next_event(stream) is None
     lost = await _store(pool, "lost")  # its event never reaches this replica
     late = await _store(pool, "late")
-    hub.dispatch(LiveEvent(user_id="u1", notification=late))
+    hub.dispatch("u1", late)
     delivered = await _events(stream, 2)
     assert [e["title"] for e in delivered] == ["lost", "late"]
     assert [e["event_id"] for e in delivered] == [lost.seq, late.seq]
-    hub.dispatch(LiveEvent(user_id="u1", notification=lost))  # arrives late: dropped
+    hub.dispatch("u1", lost)  # arrives late: dropped
     newest = await _store(pool, "newest")
-    hub.dispatch(LiveEvent(user_id="u1", notification=newest))
+    hub.dispatch("u1", newest)
     assert [e["title"] for e in await _events(stream, 1)] == ["newest"]
     await stream.aclose()
 
@@ -103,9 +108,9 @@ async def test_streams_get_only_their_users_events_and_unsubscribe_on_close(
     assert await _next_event(mine) is None
     assert hub.stream_count == 1
     other = await _store(pool, "for someone else", user_id="u2")
-    hub.dispatch(LiveEvent(user_id="u2", notification=other))
+    hub.dispatch("u2", other)
     own = await _store(pool, "mine")
-    hub.dispatch(LiveEvent(user_id="u1", notification=own))
+    hub.dispatch("u1", own)
     assert [e["title"] for e in await _events(mine, 1)] == ["mine"]
     await mine.aclose()
     assert hub.stream_count == 0

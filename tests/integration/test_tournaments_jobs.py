@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from common.consumer import JobOutcome, Worker
-from common.contracts.tournaments import (
+from common.runtime import Runtime
+from tournaments.contracts import (
     EMAIL,
     EXPIRE_MATCHES,
     WARN_DEADLINES,
@@ -21,7 +22,6 @@ from common.contracts.tournaments import (
     SendEmail,
     player_message_id,
 )
-from common.runtime import Runtime
 from tournaments.jobs import router
 from tournaments.settings import TournamentSettings
 

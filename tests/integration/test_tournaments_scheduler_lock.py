@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from common.contracts.tournaments import CHECK_FULL
 from common.schedule import PeriodicJob, SlotLock
 from common.topology import Queue, all_queues
+from tournaments.contracts import CHECK_FULL
 from tournaments.scheduler import Scheduler
 
 from tests.fakes.tournaments_support import drain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from common.contracts.notifications import sniff_image_format
+from notifications.contracts import sniff_image_format
 from notifications.images import BadImage, ImageSpec, make_variants
 from PIL import Image
 

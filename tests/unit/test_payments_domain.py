@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from common.contracts.payments import PaymentStatus
 from hypothesis import given
 from hypothesis import strategies as st
+from payments.contracts import PaymentStatus
 from payments.domain import STRIPE_TARGETS, NotYet, Outcome, amount_flag, can_move, decide
 
 ORDER = {

@@ -1,9 +1,9 @@
-"""Webhook signature checks (gateway.payments_signatures), against independently signed input."""
+"""Webhook signature checks (payments.signatures), against independently signed input."""
 
 from __future__ import annotations
 
 import pytest
-from gateway.payments_signatures import InvalidSignature, verify_monetbil, verify_stripe
+from payments.signatures import InvalidSignature, verify_monetbil, verify_stripe
 
 from tests.fakes.payments_signing import monetbil_form, stripe_header
 

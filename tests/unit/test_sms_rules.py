@@ -5,7 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from common.contracts.sms import (
+from common.ratelimit import Rate
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from sms.contracts import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     MAX_BATCH,
@@ -20,10 +24,6 @@ from common.contracts.sms import (
     segment,
     sources_of,
 )
-from common.ratelimit import Rate
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
 from sms.domain import (
     ProviderVerdict,
     chunk_at,

@@ -6,7 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from common.contracts.tournaments import (
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from tournaments.contracts import (
     PERIODIC_QUEUES,
     SendEmail,
     bulk_email_id,
@@ -15,9 +18,6 @@ from common.contracts.tournaments import (
     player_message_id,
     slot_message_id,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
 from tournaments.domain import PlayerOfMatch, deadline_warning, match_expired
 from tournaments.mailer import compose
 from tournaments.settings import TournamentSettings

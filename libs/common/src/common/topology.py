@@ -1,13 +1,17 @@
-"""Exchanges, work queues and retry tiers, as data: the one place the topology is declared.
+"""Exchanges, work queues and retry tiers, as data, and the registry of every domain's.
 
-Every process declares what it uses from here at start-up, and
+Each domain declares its exchange and queues with these types in its own package and
+names that declaration under the `relay.topology` entry point group; the registry reads
+them from there. Every process declares what it uses at start-up, and
 `infra/rabbitmq/definitions.json` is generated from the same data (`make definitions`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, Literal
 
 QueueType = Literal["quorum", "classic"]
@@ -87,42 +91,48 @@ class Domain:
     queues: tuple[Queue, ...] = field(default=())
 
 
-def _domain(name: str, *kinds: str) -> Domain:
+def domain(name: str, *kinds: str) -> Domain:
+    """A topic exchange `name` with one work queue `<name>.<kind>` per job kind."""
     return Domain(Exchange(name), tuple(Queue(f"{name}.{kind}", name) for kind in kinds))
 
-
-SMS = _domain("sms", "send", "bulk", "campaign")
-PAYMENTS = _domain("payments", "stripe", "monetbil")
-TOURNAMENTS = _domain(
-    "tournaments", "check_full", "auto_start", "expire_matches", "warn_deadlines", "email"
-)
-NOTIFICATIONS = _domain("notifications", "high", "normal", "image")
-
-DOMAINS: tuple[Domain, ...] = (SMS, PAYMENTS, TOURNAMENTS, NOTIFICATIONS)
 
 # Live events for connected users (SSE). Each gateway replica binds its own exclusive,
 # auto-deleted queue, so an event reaches whichever replica holds the user's stream.
 EVENTS = Exchange("events")
 
+ENTRY_POINTS = "relay.topology"
+
+
+@functools.cache
+def registered_domains() -> tuple[Domain, ...]:
+    """Every installed domain's declaration (the `relay.topology` entry points), by name."""
+    domains: list[Domain] = []
+    for entry in entry_points(group=ENTRY_POINTS):
+        declared = entry.load()
+        if not isinstance(declared, Domain):
+            raise TypeError(f"entry point {entry.value} is not a common.topology.Domain")
+        domains.append(declared)
+    return tuple(sorted(domains, key=lambda d: d.exchange.name))
+
 
 def queue(name: str) -> Queue:
-    """The work queue called `name`; KeyError names the known ones."""
-    for domain in DOMAINS:
-        for candidate in domain.queues:
-            if candidate.name == name:
-                return candidate
-    known = ", ".join(q.name for d in DOMAINS for q in d.queues)
+    """The registered work queue called `name`; KeyError names the known ones."""
+    for candidate in all_queues():
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(q.name for q in all_queues())
     raise KeyError(f"unknown queue {name!r}; known queues: {known}")
 
 
 def all_queues() -> list[Queue]:
-    return [q for d in DOMAINS for q in d.queues]
+    """The work queues of every registered domain."""
+    return [q for d in registered_domains() for q in d.queues]
 
 
 def exchange_of(q: Queue) -> Exchange:
-    for domain in DOMAINS:
-        if domain.exchange.name == q.exchange:
-            return domain.exchange
+    for registered in registered_domains():
+        if registered.exchange.name == q.exchange:
+            return registered.exchange
     return Exchange(q.exchange)
 
 
@@ -192,4 +202,8 @@ def render_definitions() -> str:
 
 
 if __name__ == "__main__":
-    print(render_definitions(), end="")
+    # Through the package, not this `__main__` copy: the domains' entry points build their
+    # declarations with common.topology's classes.
+    from common.topology import render_definitions as render
+
+    print(render(), end="")

@@ -12,12 +12,13 @@ from common.errors import BrokerUnavailable
 from common.runtime import Runtime
 from fastapi import FastAPI
 
-from . import errors
-from .auth import KeyRing
-from .dashboard_alerts import watch_alerts
-from .http_metrics import HttpMetricsMiddleware
-from .idempotency import IdempotencyMiddleware
-from .routes import ROUTERS
+from . import dashboard, health, ops
+from .auth.keys import KeyRing, authenticator
+from .dashboard.alerts import watch_alerts
+from .domains import DOMAINS
+from .http import errors
+from .http.idempotency import IdempotencyMiddleware
+from .http.metrics import HttpMetricsMiddleware
 from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         runtime = await Runtime.start(settings, "gateway", wait_for_broker=False)
         app.state.runtime = runtime
         app.state.keys = KeyRing(settings, runtime.pool)
+        app.state.authenticate = authenticator(app.state.keys, settings, runtime)
         with contextlib.suppress(BrokerUnavailable):
             await runtime.publisher.connect()
         tasks = [asyncio.create_task(start(app)) for start in BACKGROUND]
@@ -61,6 +63,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)
     errors.install(app)
-    for router in ROUTERS:
-        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(ops.router)
+    for domain in DOMAINS:
+        app.include_router(domain.router)
+    app.include_router(dashboard.router)
     return app

@@ -31,8 +31,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from .auth import create_key
-from .queues import queue_stats
+from .auth.keys import create_key
+from .ops.queues import queue_stats
 from .settings import GatewaySettings
 
 app = typer.Typer(

@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from common.contracts.notifications import IMAGE_CONTENT_TYPES, THUMBNAIL_SIZE
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .contracts import IMAGE_CONTENT_TYPES, THUMBNAIL_SIZE
 
 _ORIENTATION = 0x0112
 # EXIF orientations that swap width and height (rotated by 90 or 270 degrees).

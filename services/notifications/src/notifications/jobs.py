@@ -7,8 +7,11 @@ import os
 from functools import cache
 
 from common.consumer import JobContext, JobRouter
-from common.contracts.notification_rows import save_notification
-from common.contracts.notifications import (
+from common.errors import Permanent
+from common.storage import FileStorage, open_storage
+
+from . import store
+from .contracts import (
     NOTIFICATIONS_HIGH,
     NOTIFICATIONS_IMAGE,
     NOTIFICATIONS_NORMAL,
@@ -19,11 +22,8 @@ from common.contracts.notifications import (
     image_key,
     user_routing_key,
 )
-from common.errors import Permanent
-from common.storage import FileStorage, open_storage
-
-from . import store
 from .images import BadImage, ImageSpec, Variants, make_variants
+from .rows import save_notification
 from .settings import settings
 
 router = JobRouter()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
-from common.contracts.notifications import ImageStatus
+
+from .contracts import ImageStatus
 
 
 async def start_image(pool: asyncpg.Pool, image_id: uuid.UUID) -> bool:

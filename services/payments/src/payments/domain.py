@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from common.contracts.payments import PaymentStatus
+from .contracts import PaymentStatus
 
 # Forward only: pending -> succeeded | failed, succeeded -> refunded. Nothing leaves
 # failed or refunded, and nothing goes back to pending.

@@ -15,28 +15,25 @@ import uuid
 from typing import Any
 
 import asyncpg
-from common import topology
 from common.consumer import JobContext, JobRouter
-from common.contracts.payments import (
+from common.errors import Permanent
+from pydantic import ValidationError
+
+from . import store
+from .contracts import (
     PaymentStatus,
     ProcessMonetbilCallback,
     ProcessStripeEvent,
     Provider,
     StripeEvent,
 )
-from common.errors import Permanent
-from pydantic import ValidationError
-
-from . import store
 from .domain import STRIPE_TARGETS, Outcome, amount_flag, decide
 from .monetbil import CheckPending, CheckResult, CheckStatus, MonetbilChecker
 from .settings import settings
+from .topology import MONETBIL, STRIPE
 
 log = logging.getLogger("relay.payments")
 router = JobRouter()
-
-STRIPE = topology.queue("payments.stripe")
-MONETBIL = topology.queue("payments.monetbil")
 
 
 @functools.cache

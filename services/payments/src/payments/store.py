@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from common.contracts.payments import PaymentStatus
 
+from .contracts import PaymentStatus
 from .domain import Outcome
 
 

@@ -7,8 +7,9 @@ import asyncio
 from common.consumer import run_worker
 from common.runtime import Runtime
 
-from .jobs import SMS_BULK, SMS_CAMPAIGN, SMS_SEND, router, sending_for
+from .jobs import router, sending_for
 from .settings import SmsSettings
+from .topology import SMS_BULK, SMS_CAMPAIGN, SMS_SEND
 
 
 async def main() -> None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from common import metrics
-from common.contracts.sms import breaker_key
 from redis.asyncio import Redis
+
+from .contracts import breaker_key
 
 _NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 

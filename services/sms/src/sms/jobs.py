@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import asyncpg
-from common import topology
 from common.consumer import JobContext, JobRouter
-from common.contracts.sms import ReleaseCampaign, SendSms, SendSmsBatch
 from common.envelope import RETRIED_FROM, Envelope
 from common.errors import Permanent, RetryLater
 from common.ratelimit import Rate
@@ -19,6 +17,7 @@ from common.runtime import Runtime
 
 from . import store
 from .breaker import Breaker, Mode, Permit
+from .contracts import ReleaseCampaign, SendSms, SendSmsBatch
 from .domain import chunk_at, chunk_size, pacing_burst, wait_step
 from .providers import (
     Accepted,
@@ -29,12 +28,10 @@ from .providers import (
     build_provider,
 )
 from .settings import SmsSettings
+from .topology import SMS_BULK, SMS_CAMPAIGN, SMS_SEND
 
 router = JobRouter()
 
-SMS_SEND = topology.queue("sms.send")
-SMS_BULK = topology.queue("sms.bulk")
-SMS_CAMPAIGN = topology.queue("sms.campaign")
 
 _RELEASE_WINDOW = 100
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from common.contracts.sms import MAX_BATCH
 from common.settings import RuntimeSettings
 from pydantic import Field
+
+from .contracts import MAX_BATCH
 
 
 class SmsSettings(RuntimeSettings):

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 
 import asyncpg
-from common.contracts.sms import SmsStatus
+
+from .contracts import SmsStatus
 
 # A message may be (re)claimed while queued or sending: a worker killed mid-send leaves it
 # `sending`, and its redelivery must send again (the provider de-duplicates by sms id).

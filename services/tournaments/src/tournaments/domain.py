@@ -6,10 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.contracts.notifications import CreateNotification, NotificationType, Priority
-from common.contracts.tournaments import SendEmail, player_message_id
 from common.envelope import Job
-from common.topology import Queue, queue
+from common.topology import Queue
+from notifications.contracts import (
+    NOTIFICATIONS_HIGH,
+    NOTIFICATIONS_NORMAL,
+    CreateNotification,
+    NotificationType,
+    Priority,
+)
+
+from .contracts import EMAIL, SendEmail, player_message_id
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ def deadline_warning(player: PlayerOfMatch) -> list[FollowUp]:
     return [
         FollowUp(
             notification_id,
-            queue("notifications.high"),
+            NOTIFICATIONS_HIGH,
             CreateNotification(
                 id=notification_id,
                 user_id=player.user_id,
@@ -66,7 +73,7 @@ def deadline_warning(player: PlayerOfMatch) -> list[FollowUp]:
         ),
         FollowUp(
             email_id,
-            queue("tournaments.email"),
+            EMAIL,
             SendEmail(
                 id=email_id,
                 to=player.email,
@@ -84,7 +91,7 @@ def match_expired(player: PlayerOfMatch) -> list[FollowUp]:
     return [
         FollowUp(
             notification_id,
-            queue("notifications.normal"),
+            NOTIFICATIONS_NORMAL,
             CreateNotification(
                 id=notification_id,
                 user_id=player.user_id,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from common.consumer import JobContext, JobRouter
-from common.contracts.tournaments import (
+from common.errors import Permanent, RetryLater
+from common.ratelimit import Rate
+
+from . import domain, mailer, outbox, store
+from .contracts import (
     AUTO_START,
     CHECK_FULL,
     EMAIL,
@@ -12,10 +16,6 @@ from common.contracts.tournaments import (
     RunPeriodic,
     SendEmail,
 )
-from common.errors import Permanent, RetryLater
-from common.ratelimit import Rate
-
-from . import domain, mailer, outbox, store
 from .settings import settings_of
 
 router = JobRouter()

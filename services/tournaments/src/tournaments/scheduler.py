@@ -16,12 +16,6 @@ import logging
 import signal
 import time
 
-from common.contracts.tournaments import (
-    RunPeriodic,
-    periodic_jobs,
-    schedule_state_key,
-    slot_message_id,
-)
 from common.envelope import Envelope
 from common.errors import BrokerUnavailable
 from common.runtime import Runtime
@@ -29,6 +23,12 @@ from common.schedule import PeriodicJob, SlotLock
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
+from .contracts import (
+    RunPeriodic,
+    periodic_jobs,
+    schedule_state_key,
+    slot_message_id,
+)
 from .settings import TournamentSettings
 
 log = logging.getLogger("relay.scheduler")

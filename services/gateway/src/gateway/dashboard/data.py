@@ -1,0 +1,86 @@
+"""What the dashboard shows, gathered from RabbitMQ, Redis and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from common.alerts import Alert, AlertMonitor
+from common.failed_jobs import FailedJob
+from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, WorkerStatus
+from common.runtime import Runtime
+from common.web import Section
+from pydantic import BaseModel
+
+from ..ops.queues import QueueStats, queue_stats
+
+log = logging.getLogger(__name__)
+
+
+async def queues_with_waits(runtime: Runtime) -> list[QueueStats]:
+    """Queue stats, with the oldest job's wait estimated where RabbitMQ gives none."""
+    stats = await queue_stats(runtime.settings)
+    lifecycle = LifecycleStore(runtime.redis, runtime.settings)
+    waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
+    for q in stats:
+        if q.oldest_wait_seconds is None:
+            q.oldest_wait_seconds = round(waits.get(q.name, 0.0), 1)
+    return stats
+
+
+class Snapshot(BaseModel):
+    queues: list[QueueStats] = []
+    queues_error: str = ""
+    workers: list[WorkerStatus] = []
+    minutes: list[MinuteStats] = []
+    recent: list[JobRecord] = []
+    failed: list[FailedJob] = []
+    failed_total: int = 0
+    # Each domain's dashboard panels, by name (templates dashboard/sections/<name>.html).
+    panels: dict[str, Any] = {}
+    alerts: list[Alert] = []
+
+
+async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str = "") -> Snapshot:
+    """Everything on the page, fetched concurrently."""
+    lifecycle = LifecycleStore(runtime.redis, runtime.settings)
+    monitor = AlertMonitor(runtime.redis, runtime.settings)
+    results = await asyncio.gather(
+        queues_with_waits(runtime),
+        lifecycle.workers(),
+        lifecycle.minutes(60),
+        lifecycle.recent(50, query),
+        runtime.failed_jobs.list(limit=50),
+        runtime.failed_jobs.count(),
+        monitor.recent(10),
+        *(panel(runtime) for panel in panels.values()),
+        return_exceptions=True,
+    )
+    snap = Snapshot()
+    names = [
+        "queues",
+        "workers",
+        "minutes",
+        "recent",
+        "failed",
+        "failed_total",
+        "alerts",
+        *panels,
+    ]
+    for name, value in zip(names, results, strict=True):
+        if isinstance(value, BaseException):
+            if name == "queues" and isinstance(value, httpx.HTTPError):
+                snap.queues_error = f"RabbitMQ management API unreachable: {value}"
+                continue
+            log.warning("dashboard section failed", extra={"section": name, "error": repr(value)})
+            if name == "queues":
+                snap.queues_error = repr(value)
+            continue
+        if name in panels:
+            snap.panels[name] = value
+        else:
+            setattr(snap, name, value)
+    return snap

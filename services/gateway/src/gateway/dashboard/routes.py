@@ -1,0 +1,263 @@
+"""GET /dashboard: a Horizon-style page, server-rendered, updated live over SSE.
+
+The page is Jinja2 templates; one small vanilla script (static/dashboard.js) opens an
+EventSource on /dashboard/stream and swaps in the sections the server re-renders every
+DASHBOARD_REFRESH_SECONDS. No build step, no CDN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from common.failed_jobs import FailedJob
+from common.lifecycle import LifecycleStore
+from common.ratelimit import Rate
+from common.runtime import Runtime
+from common.web import RuntimeDep
+from fastapi import APIRouter, Cookie, Form, HTTPException, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from fastapi.templating import Jinja2Templates
+
+from ..auth.keys import KeyRing
+from ..domains import dashboard_panels
+from .charts import charts
+from .data import Snapshot, snapshot
+from .session import COOKIE, SESSION_SECONDS, Session, Sessions, csrf_ok
+from .settings import dashboard_settings
+
+PACKAGE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=PACKAGE / "templates")
+templates.env.filters["clock"] = lambda ts: time.strftime("%H:%M:%S", time.localtime(float(ts)))
+STATIC = PACKAGE / "static"
+STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+# The runtime's sections, then each domain's panels (a template of the same name each).
+SECTIONS = ("queues", "workers", "charts", "recent", "failed", *dashboard_panels(), "alerts")
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+
+SessionCookie = Annotated[str | None, Cookie(alias=COOKIE)]
+
+
+def _sessions(runtime: Runtime) -> Sessions:
+    return Sessions(runtime.redis, runtime.settings.redis_key_prefix)
+
+
+async def _session(runtime: Runtime, session_id: str | None) -> Session | None:
+    return await _sessions(runtime).get(session_id)
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/dashboard/login", status_code=303)
+
+
+def render_sections(snap: Snapshot, csrf: str, query: str) -> dict[str, str]:
+    """Each section's HTML, as the page and the live stream show it."""
+    context = {"s": snap, "csrf": csrf, "q": query, "charts": charts(snap.minutes)}
+    return {
+        name: templates.get_template(f"dashboard/sections/{name}.html").render(context)
+        for name in SECTIONS
+    }
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request) -> Response:
+    return templates.TemplateResponse(request, "dashboard/login.html", {"error": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request, runtime: RuntimeDep, key: Annotated[str, Form(max_length=500)] = ""
+) -> Response:
+    client = request.client.host if request.client else "unknown"
+    await runtime.limiter.check(
+        f"dashboard-login:{client}", Rate(dashboard_settings().dashboard_logins_per_minute, 60)
+    )
+    keys: KeyRing = request.app.state.keys
+    user = await keys.resolve(key.strip()) if key.strip() else None
+    if user is None or not user.admin:
+        error = "unknown key" if user is None else "this key is not an admin key"
+        return templates.TemplateResponse(
+            request,
+            "dashboard/login.html",
+            {"error": error},
+            status_code=401 if user is None else 403,
+        )
+    session_id = await _sessions(runtime).create(user.id)
+    response = RedirectResponse("/dashboard", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=SESSION_SECONDS,
+        path="/dashboard",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(runtime: RuntimeDep, session_id: SessionCookie = None) -> Response:
+    await _sessions(runtime).end(session_id)
+    response = _to_login()
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+async def page(
+    request: Request, runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
+) -> Response:
+    session = await _session(runtime, session_id)
+    if session is None:
+        return _to_login()
+    snap = await snapshot(runtime, dashboard_panels(), q)
+    return templates.TemplateResponse(
+        request,
+        "dashboard/page.html",
+        {
+            "sections": render_sections(snap, session.csrf, q),
+            "names": SECTIONS,
+            "q": q,
+            "csrf": session.csrf,
+            "user": session.user_id,
+            "refresh": dashboard_settings().dashboard_refresh_seconds,
+        },
+    )
+
+
+@router.get("/sections")
+async def sections(
+    runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
+) -> dict[str, str]:
+    """The sections as JSON (what the stream pushes; also for polling clients)."""
+    session = await _session(runtime, session_id)
+    if session is None:
+        raise HTTPException(401, "log in at /dashboard/login")
+    return render_sections(await snapshot(runtime, dashboard_panels(), q), session.csrf, q)
+
+
+@router.get("/stream")
+async def stream(
+    request: Request, runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
+) -> Response:
+    session = await _session(runtime, session_id)
+    if session is None:
+        raise HTTPException(401, "log in at /dashboard/login")
+    interval = dashboard_settings().dashboard_refresh_seconds
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 3000\n\n"
+        while not await request.is_disconnected():
+            current = await _session(runtime, session_id)
+            if current is None:
+                yield "event: logout\ndata: {}\n\n"
+                return
+            rendered = render_sections(
+                await snapshot(runtime, dashboard_panels(), q), current.csrf, q
+            )
+            yield f"event: sections\ndata: {json.dumps(rendered)}\n\n"
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/failed/{failed_id}", response_class=HTMLResponse)
+async def failed_job(
+    request: Request, runtime: RuntimeDep, failed_id: uuid.UUID, session_id: SessionCookie = None
+) -> Response:
+    session = await _session(runtime, session_id)
+    if session is None:
+        return _to_login()
+    job: FailedJob = await runtime.failed_jobs.get(failed_id)
+    return templates.TemplateResponse(
+        request,
+        "dashboard/failed_job.html",
+        {
+            "job": job,
+            "payload": json.dumps(job.payload, indent=2, default=str),
+            "headers": json.dumps(job.headers, indent=2, default=str),
+            "csrf": session.csrf,
+        },
+    )
+
+
+@router.get("/jobs/{message_id}", response_class=HTMLResponse)
+async def job_record(
+    request: Request, runtime: RuntimeDep, message_id: str, session_id: SessionCookie = None
+) -> Response:
+    session = await _session(runtime, session_id)
+    if session is None:
+        return _to_login()
+    record = await LifecycleStore(runtime.redis, runtime.settings).get(message_id)
+    if record is None:
+        raise HTTPException(404, f"no record of job {message_id} (kept for the retention window)")
+    return templates.TemplateResponse(request, "dashboard/job.html", {"job": record})
+
+
+async def _authorised(runtime: Runtime, session_id: str | None, csrf: str | None) -> Session:
+    session = await _session(runtime, session_id)
+    if session is None:
+        raise HTTPException(401, "log in at /dashboard/login")
+    if not csrf_ok(session, csrf):
+        raise HTTPException(403, "the form is stale; reload the dashboard")
+    return session
+
+
+@router.post("/failed/retry")
+async def retry_all(
+    runtime: RuntimeDep,
+    csrf: Annotated[str | None, Form()] = None,
+    queue: Annotated[str | None, Form()] = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    await _authorised(runtime, session_id, csrf)
+    await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
+    return RedirectResponse("/dashboard#failed", status_code=303)
+
+
+@router.post("/failed/{failed_id}/retry")
+async def retry(
+    runtime: RuntimeDep,
+    failed_id: uuid.UUID,
+    csrf: Annotated[str | None, Form()] = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    await _authorised(runtime, session_id, csrf)
+    await runtime.failed_jobs.retry(failed_id, runtime.publisher)
+    return RedirectResponse("/dashboard#failed", status_code=303)
+
+
+@router.post("/failed/{failed_id}/forget")
+async def forget(
+    runtime: RuntimeDep,
+    failed_id: uuid.UUID,
+    csrf: Annotated[str | None, Form()] = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    await _authorised(runtime, session_id, csrf)
+    await runtime.failed_jobs.forget(failed_id)
+    return RedirectResponse("/dashboard#failed", status_code=303)
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    if name not in STATIC_FILES:
+        raise HTTPException(404, "no such file")
+    return FileResponse(STATIC / name, media_type=STATIC_FILES[name])

@@ -1,0 +1,21 @@
+"""The domains this gateway serves: each one's router and the sections it adds to ops."""
+
+from __future__ import annotations
+
+from common.web import DomainApi, Section
+from notifications.api import api as notifications
+from payments.api import api as payments
+from sms.api import api as sms
+from tournaments.api import api as tournaments
+
+DOMAINS: tuple[DomainApi, ...] = (sms, payments, tournaments, notifications)
+
+
+def queue_sections() -> dict[str, Section]:
+    """Extra keys of GET /v1/ops/queues, from every domain."""
+    return {name: section for d in DOMAINS for name, section in d.queue_sections.items()}
+
+
+def dashboard_panels() -> dict[str, Section]:
+    """Extra dashboard panels, from every domain, in mounting order."""
+    return {name: panel for d in DOMAINS for name, panel in d.dashboard_panels.items()}

@@ -1,0 +1,1 @@
+"""The HTTP edge: error answers, Idempotency-Key, request metrics and spans."""

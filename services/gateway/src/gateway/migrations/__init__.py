@@ -1,0 +1,1 @@
+"""The gateway schema's Alembic history: API keys and idempotency records."""

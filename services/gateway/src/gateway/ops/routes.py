@@ -1,0 +1,76 @@
+"""The ops API (admin keys): queues and the failed-job runbook."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from common.failed_jobs import FailedJob
+from common.web import AdminUser, RuntimeDep
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from ..domains import queue_sections
+from .queues import QueueStats, queue_stats
+
+router = APIRouter(prefix="/v1/ops", tags=["ops"])
+
+
+@router.get("/queues")
+async def queues(admin: AdminUser, runtime: RuntimeDep) -> dict[str, Any]:
+    try:
+        stats: list[QueueStats] = await queue_stats(runtime.settings)
+    except httpx.HTTPError as error:
+        raise HTTPException(
+            503,
+            f"RabbitMQ management API unreachable ({error}); is the management plugin enabled?",
+            headers={"Retry-After": "5"},
+        ) from error
+    answer: dict[str, Any] = {"queues": [s.model_dump() for s in stats]}
+    for name, section in queue_sections().items():
+        answer[name] = await section(runtime)
+    return answer
+
+
+@router.get("/failed")
+async def failed_list(
+    admin: AdminUser,
+    runtime: RuntimeDep,
+    queue: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> list[FailedJob]:
+    return await runtime.failed_jobs.list(queue, limit, offset)
+
+
+@router.get("/failed/{failed_id}")
+async def failed_show(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID) -> FailedJob:
+    return await runtime.failed_jobs.get(failed_id)
+
+
+@router.post("/failed/retry", status_code=202)
+async def failed_retry_all(
+    admin: AdminUser, runtime: RuntimeDep, queue: str | None = None
+) -> dict[str, int]:
+    return {"retried": await runtime.failed_jobs.retry_all(runtime.publisher, queue)}
+
+
+@router.post("/failed/{failed_id}/retry", status_code=202)
+async def failed_retry(
+    admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID
+) -> dict[str, Any]:
+    await runtime.failed_jobs.retry(failed_id, runtime.publisher)
+    return {"id": str(failed_id), "status": "queued"}
+
+
+@router.delete("/failed/{failed_id}", status_code=204)
+async def failed_forget(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID) -> Response:
+    await runtime.failed_jobs.forget(failed_id)
+    return Response(status_code=204)
+
+
+@router.delete("/failed")
+async def failed_flush(
+    admin: AdminUser, runtime: RuntimeDep, queue: str | None = None
+) -> dict[str, int]:
+    return {"flushed": await runtime.failed_jobs.flush(queue)}

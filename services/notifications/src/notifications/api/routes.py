@@ -1,0 +1,206 @@
+"""HTTP routes of the notifications domain: create, list, read, live stream.
+
+The image routes (images.py) are included here, so they share this router's place in the
+gateway and the live-events relay this router's lifespan runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from common.envelope import Envelope
+from common.errors import BrokerUnavailable, NotFound
+from common.live import EventHub
+from common.publisher import Publisher
+from common.web import CurrentUser, Db, PublisherDep
+from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from ..contracts import (
+    CreateNotification,
+    LiveEvent,
+    Notification,
+    NotificationType,
+    Priority,
+    queue_for,
+    user_routing_key,
+)
+from . import images, store
+from .settings import notifications_settings
+from .stream import notification_events
+
+log = logging.getLogger(__name__)
+
+
+def _live_notification(body: bytes) -> tuple[str, Notification]:
+    event = LiveEvent.model_validate_json(body)
+    return event.user_id, event.notification
+
+
+@contextlib.asynccontextmanager
+async def live_events(app: FastAPI) -> AsyncIterator[None]:
+    """Run this replica's live-events relay for as long as the app runs.
+
+    A router lifespan, merged into the app's by FastAPI: the gateway mounts the router and
+    the relay starts and stops with it.
+    """
+    hub = EventHub(
+        app.state.settings.rabbitmq_url, notifications_settings().sse_buffer, _live_notification
+    )
+    app.state.events_hub = hub
+    task = asyncio.create_task(hub.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+router = APIRouter(tags=["notifications"], lifespan=live_events)
+router.include_router(images.router)
+
+
+class NewNotification(BaseModel):
+    user_id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=5000)
+    type: NotificationType = NotificationType.info
+    priority: Priority = Priority.normal
+
+
+class QueuedNotification(BaseModel):
+    id: uuid.UUID
+    status: str = "queued"
+    user_id: str
+    priority: Priority
+
+
+class StoredNotification(Notification):
+    status: str = "stored"
+
+
+class NotificationPage(BaseModel):
+    items: list[Notification]
+    unread_count: int
+    # Pass as `before` for the next (older) page; null on the last page.
+    next_before: int | None
+
+
+# Live pushes of critical notifications run after the 201; kept here so they are not
+# garbage-collected mid-flight.
+_pushes: set[asyncio.Task[None]] = set()
+
+
+async def _push(publisher: Publisher, notification: Notification) -> None:
+    event = LiveEvent(user_id=notification.user_id, notification=notification)
+    try:
+        await publisher.publish_event(
+            user_routing_key(notification.user_id), event.model_dump_json().encode()
+        )
+    except BrokerUnavailable as error:
+        # Stored already; the user's stream reads it on its next event or reconnect.
+        log.warning("live push of a critical notification failed", extra={"error": str(error)})
+
+
+@router.post(
+    "/v1/notifications",
+    status_code=202,
+    responses={201: {"model": StoredNotification, "description": "critical: stored now"}},
+)
+async def create_notification(
+    body: NewNotification,
+    user: CurrentUser,
+    request: Request,
+    response: Response,
+    db: Db,
+    publisher: PublisherDep,
+) -> QueuedNotification | StoredNotification:
+    job = CreateNotification(**body.model_dump())
+    if body.priority is Priority.critical:
+        # Written before answering, with no worker involved (the Laravel "sync" path).
+        stored = await store.insert_notification(db, job)
+        task = asyncio.create_task(_push(publisher, stored))
+        _pushes.add(task)
+        task.add_done_callback(_pushes.discard)
+        response.status_code = 201
+        return StoredNotification(**stored.model_dump())
+    await publisher.publish(
+        queue_for(body.priority),
+        job,
+        envelope=Envelope(
+            user_id=user.id,
+            correlation_id=request.headers.get("x-request-id"),
+            idempotency_key=request.headers.get("idempotency-key"),
+        ),
+    )
+    return QueuedNotification(id=job.id, user_id=job.user_id, priority=job.priority)
+
+
+@router.get("/v1/notifications")
+async def list_notifications(
+    user: CurrentUser,
+    db: Db,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[
+        int | None, Query(ge=1, description="next_before of the previous page")
+    ] = None,
+) -> NotificationPage:
+    items = await store.list_notifications(db, user.id, unread=unread, limit=limit, before=before)
+    return NotificationPage(
+        items=items,
+        unread_count=await store.count_unread(db, user.id),
+        next_before=items[-1].seq if len(items) == limit else None,
+    )
+
+
+@router.get(
+    "/v1/notifications/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_notifications(
+    user: CurrentUser,
+    request: Request,
+    db: Db,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        int | None,
+        Query(alias="last_event_id", ge=0, description="for clients that cannot set headers"),
+    ] = None,
+) -> StreamingResponse:
+    resume = last_event_id_query
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise HTTPException(422, "Last-Event-ID: must be the id of an event from this stream")
+        resume = int(last_event_id)
+    hub: EventHub[Notification] = request.app.state.events_hub
+    settings = notifications_settings()
+    return StreamingResponse(
+        notification_events(hub, db, user.id, resume, settings.sse_heartbeat_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/v1/notifications/{notification_id}")
+async def show_notification(user: CurrentUser, db: Db, notification_id: uuid.UUID) -> Notification:
+    notification = await store.get_notification(db, user.id, notification_id)
+    if notification is None:
+        raise NotFound(f"no notification {notification_id}")
+    return notification
+
+
+@router.post("/v1/notifications/{notification_id}/read")
+async def read_notification(user: CurrentUser, db: Db, notification_id: uuid.UUID) -> Notification:
+    notification = await store.mark_read(db, user.id, notification_id)
+    if notification is None:
+        raise NotFound(f"no notification {notification_id}")
+    return notification

@@ -1,0 +1,1 @@
+"""The notifications schema's Alembic history (env.py, versions/)."""

@@ -1,0 +1,1 @@
+"""The payments schema's Alembic history (env.py, versions/)."""

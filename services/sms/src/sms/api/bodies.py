@@ -1,0 +1,160 @@
+"""Request and answer bodies of the sms endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from ..contracts import RECEIPT_STATUSES, segment
+from ..numbers import to_e164
+from .settings import sms_settings
+
+Scalar = str | int | float | None
+
+
+def check_message(message: str) -> str:
+    if not message.strip():
+        raise ValueError("message is empty")
+    limit = sms_settings().sms_max_segments
+    parts = segment(message).segments
+    if parts > limit:
+        raise ValueError(f"message needs {parts} segments; at most {limit} (SMS_MAX_SEGMENTS)")
+    return message
+
+
+class SmsRequest(BaseModel):
+    to: str = Field(description="Recipient; normalised to E.164 (without +: SMS_DEFAULT_REGION)")
+    message: str
+    sender: str | None = Field(default=None, min_length=1, max_length=15)
+
+    @field_validator("to")
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        return to_e164(value, sms_settings().sms_default_region)
+
+    @field_validator("message")
+    @classmethod
+    def fits(cls, value: str) -> str:
+        return check_message(value)
+
+
+class SmsQueued(BaseModel):
+    id: uuid.UUID
+    to: str
+    status: str
+    segments: int
+    encoding: str
+
+
+class SmsView(BaseModel):
+    id: uuid.UUID
+    to: str
+    status: str
+    attempts: int
+    segments: int
+    encoding: str
+    error: str | None
+    provider_id: str | None
+    provider: str | None
+    campaign_id: uuid.UUID | None
+    message: str
+
+
+class CampaignRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    message: str = Field(description="Template; #name #pledge #paid_amount #balance #days_remain")
+    sender: str | None = Field(default=None, min_length=1, max_length=15)
+    # Rows are checked one by one: a bad row is reported in `rejected`, not fatal.
+    recipients: list[Any] = Field(min_length=1)
+
+    @field_validator("message")
+    @classmethod
+    def not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message is empty")
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def not_too_many(cls, value: list[Any]) -> list[Any]:
+        limit = sms_settings().sms_campaign_max_recipients
+        if len(value) > limit:
+            raise ValueError(
+                f"{len(value)} recipients; at most {limit} per campaign (SMS_CAMPAIGN_MAX_RECIPIENTS)"
+            )
+        return value
+
+
+class Recipient(BaseModel):
+    phone: str | int
+    name: Scalar = None
+    pledge: Scalar = None
+    paid_amount: Scalar = None
+    balance: Scalar = None
+    days_remain: Scalar = None
+
+
+class Rejected(BaseModel):
+    row: int
+    phone: str | None
+    error: str
+
+
+class CampaignQueued(BaseModel):
+    id: uuid.UUID
+    name: str
+    total: int
+    status: str
+    rejected: list[Rejected]
+
+
+class CampaignView(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: Literal["queued", "sending", "completed"]
+    total: int
+    sent: int
+    delivered: int
+    failed: int
+    skipped: int
+    pending: int
+    rejected: int
+
+
+class InboundRequest(BaseModel):
+    from_: str = Field(alias="from")
+    body: str = Field(max_length=2000)
+
+    @field_validator("from_")
+    @classmethod
+    def normalise(cls, value: str) -> str:
+        return to_e164(value, sms_settings().sms_default_region)
+
+
+class InboundRecorded(BaseModel):
+    id: uuid.UUID
+    from_: str = Field(serialization_alias="from")
+    keyword: str | None
+    opted_out: bool | None = Field(description="True after STOP…, False after START…, else null")
+
+
+class ReceiptRequest(BaseModel):
+    provider_id: str = Field(min_length=1, max_length=200)
+    status: str
+
+    @field_validator("status")
+    @classmethod
+    def known(cls, value: str) -> str:
+        status = value.strip().lower()
+        if status not in RECEIPT_STATUSES:
+            raise ValueError(f"unknown status {value!r}; one of {', '.join(RECEIPT_STATUSES)}")
+        return status
+
+
+class ReceiptRecorded(BaseModel):
+    provider_id: str
+    status: str
+    matched: bool
+    applied: bool

@@ -1,0 +1,1 @@
+"""The sms schema's Alembic history (env.py, versions/)."""

@@ -1,0 +1,169 @@
+"""HTTP routes of the tournaments domain, and the admin verb that runs a periodic job now."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from common.envelope import Envelope
+from common.errors import NotFound
+from common.runtime import Runtime
+from common.web import AdminUser, CurrentUser, Db, PublisherDep
+from fastapi import APIRouter, Header
+from pydantic import AwareDatetime, BaseModel, Field
+from redis.exceptions import RedisError
+
+from ..contracts import (
+    DEFAULT_MATCH_DEADLINE_MINUTES,
+    EMAIL,
+    MAX_CAPACITY,
+    MIN_CAPACITY,
+    NAMESPACE,
+    PERIODIC_QUEUES,
+    EmailAddress,
+    RunPeriodic,
+    SendEmail,
+    bulk_email_id,
+    periodic_jobs,
+    schedule_state_key,
+)
+from . import store
+from .settings import tournament_settings
+
+router = APIRouter(tags=["tournaments"])
+
+
+class NewTournament(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    capacity: int = Field(ge=MIN_CAPACITY, le=MAX_CAPACITY)
+    starts_at: AwareDatetime | None = None
+    match_deadline_minutes: int = Field(default=DEFAULT_MATCH_DEADLINE_MINUTES, ge=1, le=525_600)
+
+
+class NewPlayer(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailAddress
+
+
+class BulkEmail(BaseModel):
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/v1/tournaments", status_code=201)
+async def create_tournament(body: NewTournament, user: CurrentUser, db: Db) -> dict[str, Any]:
+    tournament_id = await store.create(
+        db, user.id, body.name, body.capacity, body.starts_at, body.match_deadline_minutes
+    )
+    return await store.details(db, await store.owned(db, tournament_id, user.id))
+
+
+@router.get("/v1/tournaments/{tournament_id}")
+async def show_tournament(tournament_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
+    return await store.details(db, await store.visible(db, tournament_id, user.id))
+
+
+@router.post("/v1/tournaments/{tournament_id}/players", status_code=201)
+async def join_tournament(
+    tournament_id: uuid.UUID, body: NewPlayer, user: CurrentUser, db: Db
+) -> dict[str, Any]:
+    player_id = await store.join(db, tournament_id, user.id, body.name, body.email)
+    return {
+        "id": player_id,
+        "tournament_id": tournament_id,
+        "name": body.name,
+        "email": body.email,
+    }
+
+
+@router.post("/v1/tournaments/{tournament_id}/emails", status_code=202)
+async def email_players(
+    tournament_id: uuid.UUID,
+    body: BulkEmail,
+    user: CurrentUser,
+    db: Db,
+    publisher: PublisherDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """One e-mail job per player; 202 once every job is confirmed by RabbitMQ.
+
+    With an Idempotency-Key, the bulk id (and so every e-mail id) is derived from it: a
+    retry after a 503 that had published part of the jobs republishes the same ids, and
+    the e-mail job sends each of them once.
+    """
+    await store.owned(db, tournament_id, user.id)
+    players = await store.recipients(db, tournament_id)
+    bulk_id = (
+        uuid.uuid5(NAMESPACE, f"bulk-key:{user.id}:{tournament_id}:{idempotency_key}")
+        if idempotency_key
+        else uuid.uuid4()
+    )
+    await store.record_bulk_email(
+        db, bulk_id, tournament_id, user.id, body.subject, body.body, len(players)
+    )
+    jobs = [
+        SendEmail(
+            id=bulk_email_id(bulk_id, player["id"]),
+            to=player["email"],
+            subject=body.subject,
+            body=body.body,
+            tournament_id=tournament_id,
+        )
+        for player in players
+    ]
+    await asyncio.gather(
+        *(
+            publisher.publish(
+                EMAIL, job, envelope=Envelope(message_id=str(job.id), user_id=user.id)
+            )
+            for job in jobs
+        )
+    )
+    return {"id": bulk_id, "status": "queued", "recipients": len(jobs)}
+
+
+@router.post("/v1/ops/schedule/{job}/run", status_code=202, tags=["ops"])
+async def run_periodic_job(job: str, admin: AdminUser, publisher: PublisherDep) -> dict[str, Any]:
+    queue = PERIODIC_QUEUES.get(job)
+    if queue is None:
+        raise NotFound(f"no periodic job {job!r}; known jobs: {', '.join(PERIODIC_QUEUES)}")
+    message_id = await publisher.publish(
+        queue, RunPeriodic(job=job, requested_by=admin.id), envelope=Envelope(user_id=admin.id)
+    )
+    return {"job": job, "queue": queue.name, "id": message_id, "status": "queued"}
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+async def schedule_section(runtime: Runtime) -> list[dict[str, Any]]:
+    """`schedule` in GET /v1/ops/queues: each periodic job's period, last and next run."""
+    settings = tournament_settings()
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for job in periodic_jobs(settings.tournaments_every, settings.deadlines_every):
+        row: dict[str, Any] = {
+            "job": job.name,
+            "queue": job.queue.name,
+            "every": job.every,
+            "next_run": _iso(job.next_run(now)),
+            "last_run": None,
+            "last_slot": None,
+        }
+        try:
+            raw = await runtime.redis.get(
+                schedule_state_key(runtime.settings.redis_key_prefix, job.name)
+            )
+        except RedisError:
+            raw = None
+        if raw:
+            last = json.loads(raw)
+            row["last_run"] = _iso(float(last["published_at"]))
+            row["last_slot"] = last["slot"]
+        rows.append(row)
+    return rows

@@ -1,0 +1,1 @@
+"""The tournaments schema's Alembic history (env.py, versions/)."""

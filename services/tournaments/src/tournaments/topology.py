@@ -1,0 +1,10 @@
+"""The tournaments exchange and its queues: the periodic jobs and the e-mail job."""
+
+from __future__ import annotations
+
+from common.topology import domain
+
+DOMAIN = domain(
+    "tournaments", "check_full", "auto_start", "expire_matches", "warn_deadlines", "email"
+)
+CHECK_FULL, AUTO_START, EXPIRE_MATCHES, WARN_DEADLINES, EMAIL = DOMAIN.queues
