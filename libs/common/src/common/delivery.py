@@ -1,0 +1,247 @@
+"""The delivery loop: a Worker consumes its router's queues and hands each delivery on.
+
+Each queue has its own channel and prefetch (changed at run time by the autoscaler).
+A delivery is validated, traced, run and settled (common.settling), then counted in
+metrics, logged and reported to the worker's observers (the lifecycle records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from opentelemetry.trace import Status, StatusCode
+from pydantic import ValidationError
+
+from . import metrics, tracing
+from .envelope import Envelope
+from .outcome import JobObserver, JobOutcome
+from .publisher import declare
+from .registry import JobRouter, Route
+from .runtime import Runtime
+from .settling import Settler
+
+log = logging.getLogger("relay.jobs")
+
+
+class Worker:
+    """Consumes the router's queues, one channel (and prefetch) per queue."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        router: JobRouter,
+        concurrency: int | None = None,
+        prefetch: Mapping[str, int] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.router = router
+        self.settings = runtime.settings
+        self.concurrency = concurrency or self.settings.worker_max_concurrency
+        # Fixed prefetch per queue name (e.g. a big one for bulk sends); others: concurrency.
+        self._fixed_prefetch = dict(prefetch or {})
+        self.observers: list[JobObserver] = []
+        self._connection: AbstractRobustConnection | None = None
+        self._channels: dict[str, AbstractRobustChannel] = {}
+        self._consumers: dict[str, tuple[aio_pika.abc.AbstractQueue, str]] = {}
+        self._in_flight = 0
+        self._settler = Settler(runtime)
+        # Bound once: every delivery calls them.
+        self._acks_of = self._settler.acks_of
+        self._run = self._settler.run
+        self._in_flight_by_queue: dict[str, int] = {}
+        self.prefetch: dict[str, int] = {}
+        self._probe: AbstractRobustChannel | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def start(self) -> None:
+        """Connect (waiting for RabbitMQ), declare the topology and start consuming."""
+        self._connection = await _connect_when_ready(
+            self.settings.rabbitmq_url, self.runtime.service
+        )
+        setup = await self._connection.channel()
+        await declare(setup, self.router.queues, self.settings)
+        await setup.close()
+        for route in self.router.routes.values():
+            channel = await self._connection.channel()
+            # Before consuming: a per-consumer prefetch applies to consumers created after it.
+            prefetch = self._fixed_prefetch.get(route.queue.name, self.concurrency)
+            await channel.set_qos(prefetch_count=prefetch)
+            # declare_queue (not get_queue): aio-pika re-consumes only declared queues
+            # when it restores the channel after a reconnect.
+            queue = await channel.declare_queue(
+                route.queue.name,
+                durable=True,
+                arguments=route.queue.arguments(self.settings.rabbitmq_queue_type),
+            )
+            tag = await queue.consume(self._callback(route))
+            self._channels[route.queue.name] = channel
+            self._consumers[route.queue.name] = (queue, tag)
+            self.prefetch[route.queue.name] = prefetch
+            metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
+        log.info(
+            "worker consuming",
+            extra={"queues": list(self.router.routes), "prefetch": self.concurrency},
+        )
+
+    async def set_concurrency(self, queue_name: str, prefetch: int) -> None:
+        """Change how many jobs of `queue_name` may run at once (autoscaling)."""
+        if queue_name in self._fixed_prefetch:
+            return  # fixed by the service (run_worker's `prefetch`)
+        if self._settler.stopping or queue_name not in self._consumers:
+            return
+        channel = self._channels[queue_name]
+        await channel.set_qos(prefetch_count=prefetch)
+        # RabbitMQ applies a (per-consumer) basic.qos only to consumers created after
+        # it, and quorum queues ignore the channel-wide kind: so start a new consumer
+        # with the new prefetch, then cancel the old one. Its unacked deliveries stay
+        # on the channel and are acked there as their jobs finish.
+        queue, old_tag = self._consumers[queue_name]
+        tag = await queue.consume(self._callback(self.router.routes[queue_name]))
+        self._consumers[queue_name] = (queue, tag)
+        await queue.cancel(old_tag)
+        self.prefetch[queue_name] = prefetch
+        metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
+
+    def in_flight_of(self, queue_name: str) -> int:
+        return self._in_flight_by_queue.get(queue_name, 0)
+
+    async def backlog(self, queue_name: str) -> int:
+        """Ready messages of `queue_name` (a passive declare on a channel of its own)."""
+        if self._probe is None or self._probe.is_closed:
+            assert self._connection is not None
+            self._probe = await self._connection.channel()
+        # robust=False: a robust channel answers a repeated passive declare from its cache.
+        declared = await self._probe.declare_queue(queue_name, passive=True, robust=False)
+        return int(declared.declaration_result.message_count or 0)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop consuming, let in-flight jobs finish within `grace`, then close.
+
+        Whatever is still unacked when the connection closes goes back to its queue.
+        """
+        self._settler.stopping = True
+        for queue, tag in self._consumers.values():
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        grace = self.settings.worker_grace_seconds if grace is None else grace
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning(
+                "grace period over; unfinished jobs return to their queues",
+                extra={"in_flight": self._in_flight},
+            )
+        await self._settler.drain()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+
+    def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._acks_of(route.queue.name).delivered(message)  # before any await: tag order
+            self._in_flight += 1
+            name = route.queue.name
+            self._in_flight_by_queue[name] = self._in_flight_by_queue.get(name, 0) + 1
+            self._idle.clear()
+            route.meters.in_flight.inc()
+            try:
+                await self._process(route, message)
+            finally:
+                self._in_flight -= 1
+                self._in_flight_by_queue[name] -= 1
+                route.meters.in_flight.dec()
+                if self._in_flight == 0:
+                    self._idle.set()
+
+        return on_message
+
+    async def _process(self, route: Route, message: AbstractIncomingMessage) -> None:
+        queue = route.queue
+        envelope = Envelope.from_message(message)
+        started = time.monotonic()
+        enqueued = envelope.enqueued_at()
+        wait = max(0.0, time.time() - enqueued) if enqueued else None
+        outcome = "done"
+        error: str | None = None
+        try:
+            try:
+                job = route.model.model_validate_json(message.body)
+            except (ValidationError, ValueError) as invalid:
+                outcome, error = "failed", f"invalid payload: {invalid}"
+                await self._settler.bury(queue, message, envelope, error, "")
+                return
+            with tracing.consumer_span(queue.name, envelope) as span:
+                outcome, error = await self._run(route, job, message, envelope)
+                if span is not None and outcome in ("failed", "retried"):
+                    span.set_status(Status(StatusCode.ERROR, error))
+        except Exception as unexpected:
+            # Storing the failure or publishing the retry failed (database or broker
+            # trouble): hand the message back to the queue and try again later.
+            outcome, error = "requeued", repr(unexpected)
+            log.exception("could not settle message; requeueing", extra={"queue": queue.name})
+            await self._settler.requeue(queue.name, message)
+        finally:
+            duration = time.monotonic() - started
+            route.meters.processed(outcome).inc()
+            route.meters.runtime.observe(duration)
+            if wait is not None:
+                route.meters.wait.observe(wait)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "job %s",
+                    outcome,
+                    extra={
+                        "job": envelope.job_type,
+                        "queue": queue.name,
+                        "message_id": envelope.message_id,
+                        "attempt": envelope.attempt,
+                        "duration_ms": round(duration * 1000, 2),
+                        "outcome": outcome,
+                        **({"error": error} if error else {}),
+                    },
+                )
+            if self.observers:
+                record = JobOutcome(
+                    queue=queue.name,
+                    job_type=envelope.job_type,
+                    message_id=envelope.message_id,
+                    attempt=envelope.attempt,
+                    outcome=outcome,
+                    duration=duration,
+                    wait=wait,
+                    error=error,
+                    user_id=envelope.user_id,
+                    headers=envelope.headers,
+                    body=message.body,
+                )
+                for observer in self.observers:
+                    with contextlib.suppress(Exception):
+                        await observer(record)
+
+
+async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnection:
+    delay = 0.2
+    while True:
+        try:
+            return await aio_pika.connect_robust(
+                url, client_properties={"connection_name": f"relay-{service}-worker"}
+            )
+        except (OSError, aio_pika.exceptions.AMQPError) as error:
+            log.warning("waiting for rabbitmq", extra={"error": repr(error)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,171 @@
+"""Settling a delivery: run its handler, then ack it, park it in a retry tier, bury or requeue it.
+
+The outcome decides: success or a duplicate is acked; a throttle or infrastructure
+trouble parks the job in a tier without spending an attempt; a failure is retried
+through its tier until its last attempt, then buried in the failed-job store, like a
+permanent error or an invalid payload. A copy is confirmed before the original is acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+
+import asyncpg
+from aio_pika.abc import AbstractIncomingMessage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .acks import BatchedAcks
+from .envelope import Envelope, Job
+from .errors import Permanent, RetryLater
+from .job_context import AlreadyProcessed, JobContext
+from .registry import Route
+from .retry_tiers import max_attempts, retry_delay, tier_copy, tier_for
+from .runtime import Runtime
+from .topology import Queue, RetryTier
+
+# A throttle shorter than this waits in the worker; a longer one parks the job in a tier.
+_SHORT_WAIT = 1.0
+# Infrastructure trouble is not the job's fault: wait for it without spending an attempt.
+_INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+    # Contention between concurrent jobs: Postgres aborted one of them, not the job's fault.
+    asyncpg.exceptions.DeadlockDetectedError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionRefusedError,
+)
+_INFRA_WAIT = 5.0
+
+
+class Settler:
+    """Runs each delivery's handler and settles the delivery by its outcome."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        # Set when the worker stops: a short throttle then parks its job instead of waiting.
+        self.stopping = False
+        # Queue name -> its acks. Keyed by queue, not consumer: delivery tags belong to the
+        # channel, which autoscaling shares between an old and a new consumer.
+        self._acks: dict[str, BatchedAcks] = {}
+
+    def acks_of(self, queue: str) -> BatchedAcks:
+        """The acks of `queue`'s channel (created on first use)."""
+        acks = self._acks.get(queue)
+        if acks is None:
+            acks = self._acks[queue] = BatchedAcks()
+        return acks
+
+    def finish(self, queue: str, message: AbstractIncomingMessage) -> None:
+        """Ack `message` (batched: sent with the others finished within the ack window)."""
+        self.acks_of(queue).finished(message)
+
+    async def drain(self) -> None:
+        """Send every pending ack and wait for them."""
+        for acks in self._acks.values():
+            await acks.drain()
+
+    async def run(
+        self, route: Route, job: Job, message: AbstractIncomingMessage, envelope: Envelope
+    ) -> tuple[str, str | None]:
+        """Run the handler of `route` on `job` and settle the delivery: (outcome, error)."""
+        queue = route.queue
+        timeout = queue.timeout or self.settings.job_timeout
+        context = JobContext(self.runtime, queue, envelope)
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    await route.func(job, context)
+            except AlreadyProcessed:
+                self.finish(queue.name, message)
+                return "duplicate", None
+            except RetryLater as later:
+                if later.delay <= _SHORT_WAIT and not self.stopping:
+                    await asyncio.sleep(later.delay)
+                    continue
+                await self._park(queue, message, envelope, later.delay, envelope.attempt)
+                return "delayed", later.reason
+            except _INFRA_ERRORS as trouble:
+                await self._park(queue, message, envelope, _INFRA_WAIT, envelope.attempt)
+                return "delayed", f"infrastructure unavailable: {trouble!r}"
+            except Permanent as permanent:
+                error = f"{type(permanent).__name__}: {permanent}"
+                await self.bury(queue, message, envelope, error, traceback.format_exc())
+                return "failed", error
+            except TimeoutError:
+                error = f"timed out after {timeout:g}s"
+                return await self._fail_attempt(
+                    queue, message, envelope, error, traceback.format_exc()
+                )
+            except Exception as failure:
+                error = f"{type(failure).__name__}: {failure}"
+                return await self._fail_attempt(
+                    queue, message, envelope, error, traceback.format_exc()
+                )
+            self.finish(queue.name, message)
+            return "done", None
+
+    async def requeue(self, queue: str, message: AbstractIncomingMessage) -> None:
+        """Hand `message` back to `queue` after a pause: settling it failed."""
+        await asyncio.sleep(1)
+        with contextlib.suppress(Exception):
+            await message.nack(requeue=True)
+        self.acks_of(queue).forget(message)
+
+    async def bury(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        error: str,
+        trace: str,
+    ) -> None:
+        """Record `message` in the failed-job store, then ack it."""
+        await self.runtime.failed_jobs.add(
+            queue=queue.name,
+            envelope=envelope,
+            body=message.body,
+            error=error,
+            traceback=trace,
+            attempts=envelope.attempt,
+        )
+        self.finish(queue.name, message)
+
+    async def _fail_attempt(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        error: str,
+        trace: str,
+    ) -> tuple[str, str | None]:
+        if envelope.attempt >= max_attempts(queue, self.settings):
+            await self.bury(queue, message, envelope, error, trace)
+            return "failed", error
+        delay = retry_delay(queue, self.settings, envelope.attempt)
+        await self._send_to_tier(message, RetryTier(queue.name, delay), envelope.attempt + 1, error)
+        return "retried", error
+
+    async def _park(
+        self,
+        queue: Queue,
+        message: AbstractIncomingMessage,
+        envelope: Envelope,
+        delay: float,
+        attempt: int,
+    ) -> None:
+        await self._send_to_tier(message, tier_for(queue, self.settings, delay), attempt, None)
+
+    async def _send_to_tier(
+        self, message: AbstractIncomingMessage, tier: RetryTier, attempt: int, error: str | None
+    ) -> None:
+        """Publish a copy to the tier (confirmed) before acking the original: never lost."""
+        copy = tier_copy(message, tier, attempt, error)
+        await self.runtime.publisher.publish_body("", tier.name, message.body, copy)
+        self.finish(tier.target, message)

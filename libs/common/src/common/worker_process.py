@@ -1,0 +1,70 @@
+"""A worker process: consume until SIGTERM or SIGINT, with its records, metrics and autoscaler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+
+from prometheus_client import start_http_server
+
+from .autoscale import Autoscaler
+from .delivery import Worker
+from .lifecycle_recorder import LifecycleRecorder
+from .registry import JobRouter
+from .runtime import Runtime
+
+log = logging.getLogger("relay.jobs")
+
+
+async def run_worker(
+    runtime: Runtime,
+    router: JobRouter,
+    *,
+    extra: Callable[[Worker], Awaitable[None]] | None = None,
+    prefetch: Mapping[str, int] | None = None,
+) -> None:
+    """Run `router`'s handlers until SIGTERM or SIGINT, then drain and close.
+
+    `prefetch` fixes the prefetch of the named queues (queue name -> count).
+    """
+    settings = runtime.settings
+    worker = Worker(
+        runtime,
+        router,
+        prefetch=prefetch,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if runtime.settings.metrics_port:
+        start_http_server(runtime.settings.metrics_port)
+    await worker.start()
+    # Dashboard records and heartbeats, written off the hot path (common.lifecycle).
+    recorder = LifecycleRecorder(
+        runtime.redis,
+        settings,
+        service=runtime.service,
+        status=lambda: (dict(worker.prefetch), worker.in_flight),
+    )
+    worker.observers.append(recorder.observe)
+    recorder.start()
+    autoscaler = Autoscaler(
+        worker,
+        settings.worker_min_concurrency,
+        settings.worker_max_concurrency,
+        settings.autoscale_interval,
+        settings.autoscale_cooldown,
+    )
+    if settings.worker_autoscale:
+        autoscaler.start()
+    if extra is not None:
+        await extra(worker)
+    await stop.wait()
+    log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
+    await autoscaler.stop()
+    await worker.stop()
+    await recorder.stop()
+    await runtime.close()
