@@ -1,6 +1,6 @@
 """File storage behind one small interface: a local directory now, S3-compatible later.
 
-Keys are relative paths such as `<image id>/original`. No process may assume the file
+Keys are relative paths such as `<upload id>/original`. No process may assume the file
 system of another (ARCHITECTURE: "no files one replica writes and another reads unless
 behind a storage interface"), so every read and write goes through a `FileStorage`.
 """
@@ -26,7 +26,7 @@ class StorageKeyError(ValueError):
 
 
 class FileStorage(Protocol):
-    """Where image files live; every method is safe to call from several replicas."""
+    """Where uploaded files live; every method is safe to call from several replicas."""
 
     async def save(self, key: str, source: IO[bytes]) -> int:
         """Store `source` (read from its current position) under `key`; returns the byte count."""
@@ -59,7 +59,7 @@ def check_key(key: str) -> str:
 
 
 class LocalFileStorage:
-    """Files under one directory (IMAGE_STORAGE_DIR; a named volume under docker compose).
+    """Files under one directory (a directory setting; a named volume under docker compose).
 
     Writes go to a temporary file in the same directory, then `os.replace`: a reader on
     another replica sees the whole old file or the whole new one, never a half-written one.
@@ -116,7 +116,7 @@ class LocalFileStorage:
 
 
 def open_storage(location: str) -> FileStorage:
-    """The storage for a setting such as IMAGE_STORAGE_DIR (a directory path for now).
+    """The storage a directory setting names (a directory path for now).
 
     An `s3://bucket/prefix` location is where an S3-compatible backend will plug in.
     """

@@ -1,0 +1,180 @@
+"""The layout's import rules (../shared/ARCHITECTURE.md), read from the source itself.
+
+- libs/common imports no domain and not the gateway: it is the runtime and nothing else.
+- A domain imports libs/common, itself, and of another domain only its `contracts` module.
+- The gateway imports a domain's `api` package (its router) and nothing deeper.
+Every import counts, also those inside functions and under TYPE_CHECKING.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAINS = ("sms", "payments", "tournaments", "notifications")
+PACKAGES = {
+    "common": ROOT / "libs" / "common" / "src" / "common",
+    "gateway": ROOT / "services" / "gateway" / "src" / "gateway",
+    **{name: ROOT / "services" / name / "src" / name for name in DOMAINS},
+}
+DOMAIN_WORDS = re.compile(r"sms|payment|tournament|notification|campaign", re.IGNORECASE)
+
+
+def imported_modules(source: str, module: str, is_package: bool) -> Iterator[str]:
+    """Every module `source` imports, absolute, including relative imports resolved."""
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            yield target
+            # `from pkg import name` imports the submodule `pkg.name` when there is one.
+            yield from (
+                f"{target}.{alias.name}"
+                for alias in node.names
+                if is_module(f"{target}.{alias.name}")
+            )
+
+
+def is_module(name: str) -> bool:
+    top, *rest = name.split(".")
+    if top not in PACKAGES:
+        return False
+    path = PACKAGES[top].joinpath(*rest)
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def rule_broken(importer: str, imported: str) -> str | None:
+    """Why `importer` may not import `imported`, or None when it may."""
+    owner, target = importer.split(".")[0], imported.split(".")[0]
+    if target not in PACKAGES or target == owner or (owner != "common" and target == "common"):
+        return None
+    parts = imported.split(".")
+    if owner == "common":
+        return "libs/common is the runtime: it imports no domain and not the gateway"
+    if owner in DOMAINS:
+        if target == "gateway":
+            return "a domain never imports the gateway (the edge imports the domains)"
+        if parts[1:] != ["contracts"]:
+            return f"a domain imports only `{target}.contracts` of another domain"
+        return None
+    if owner == "gateway" and target in DOMAINS and parts[1:] != ["api"]:
+        return f"the gateway imports `{target}.api` (the router) and nothing deeper"
+    return None
+
+
+def violations(packages: dict[str, Path]) -> list[str]:
+    found = []
+    for name, folder in packages.items():
+        for path in sorted(folder.rglob("*.py")):
+            relative = path.relative_to(folder).with_suffix("")
+            is_package = relative.name == "__init__"
+            parts = relative.parts[:-1] if is_package else relative.parts
+            module = ".".join((name, *parts))
+            for imported in set(imported_modules(path.read_text(), module, is_package)):
+                reason = rule_broken(module, imported)
+                if reason:
+                    found.append(f"{module} imports {imported}: {reason}")
+    return found
+
+
+def test_every_package_keeps_the_import_rules() -> None:
+    assert violations(PACKAGES) == []
+
+
+@pytest.mark.parametrize(
+    ("importer", "line", "expected"),
+    [
+        ("common", "from sms.contracts import SendSms", "runtime"),
+        ("tournaments", "from notifications.store import save", "only `notifications.contracts`"),
+        ("tournaments", "from gateway.app import create_app", "never imports the gateway"),
+        ("gateway", "from sms.api.store import get_sms", "nothing deeper"),
+        ("gateway", "import payments.jobs", "nothing deeper"),
+    ],
+)
+def test_a_broken_rule_is_reported(tmp_path: Path, importer: str, line: str, expected: str) -> None:
+    folder = tmp_path / importer
+    folder.mkdir()
+    (folder / "culprit.py").write_text(line + "\n")
+    found = violations({importer: folder})
+    assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("importer", "line"),
+    [
+        ("tournaments", "from notifications.contracts import CreateNotification"),
+        ("gateway", "from sms.api import api"),
+        ("sms", "from .contracts import SendSms"),
+        ("sms", "from common.web import CurrentUser"),
+    ],
+)
+def test_allowed_imports_pass(tmp_path: Path, importer: str, line: str) -> None:
+    folder = tmp_path / importer
+    folder.mkdir()
+    (folder / "fine.py").write_text(line + "\n")
+    assert violations({importer: folder}) == []
+
+
+def test_libs_common_names_no_domain() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "libs/common/src"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    files = tracked or [str(p.relative_to(ROOT)) for p in PACKAGES["common"].rglob("*")]
+    named = [
+        name
+        for name in files
+        if (ROOT / name).is_file()
+        and DOMAIN_WORDS.search((ROOT / name).read_text(errors="replace") + name)
+    ]
+    assert named == [], "libs/common must not name a domain (comments included)"
+
+
+def test_libs_common_has_no_import_cycle() -> None:
+    folder = PACKAGES["common"]
+    graph: dict[str, set[str]] = {}
+    for path in folder.rglob("*.py"):
+        relative = path.relative_to(folder).with_suffix("")
+        is_package = relative.name == "__init__"
+        parts = relative.parts[:-1] if is_package else relative.parts
+        module = ".".join(("common", *parts))
+        graph[module] = {
+            m for m in imported_modules(path.read_text(), module, is_package) if is_module(m)
+        } - {module, "common"}
+    done: set[str] = set()
+
+    def cycle_from(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph.get(module, ())):
+            found = cycle_from(imported, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := cycle_from(m, []))]
+    assert cycles == [], f"import cycle in libs/common: {' -> '.join(cycles[0])}"
+
+
+def test_no_libs_common_module_is_long() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in PACKAGES["common"].rglob("*.py")
+        if "versions" not in path.parts and (n := len(path.read_text().splitlines())) > 300
+    }
+    assert long == {}, "split these into modules of one job each"
