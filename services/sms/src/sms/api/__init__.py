@@ -2,12 +2,12 @@
 
 from common.web import DomainApi
 
-from .breakers import breakers
-from .dashboard import campaigns
+from .breakers import breaker_states
+from .dashboard import campaign_progress
 from .routes import router
 
 api = DomainApi(
     router=router,
-    queue_sections={"breakers": breakers},
-    dashboard_panels={"campaigns": campaigns, "breakers": breakers},
+    queue_sections={"breakers": breaker_states},
+    dashboard_panels={"campaigns": campaign_progress, "breakers": breaker_states},
 )

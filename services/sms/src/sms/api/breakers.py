@@ -9,7 +9,7 @@ from common.runtime import Runtime
 from ..contracts import PROVIDERS, breaker_key, breaker_state
 
 
-async def breakers(runtime: Runtime) -> dict[str, Any]:
+async def breaker_states(runtime: Runtime) -> dict[str, Any]:
     prefix = runtime.settings.redis_key_prefix
     async with runtime.redis.pipeline(transaction=False) as pipe:
         pipe.time()

@@ -14,7 +14,7 @@ class Campaigns(BaseModel):
     rows: list[dict[str, Any]] = []
 
 
-async def campaigns(runtime: Runtime) -> Campaigns:
+async def campaign_progress(runtime: Runtime) -> Campaigns:
     """Progress of the latest campaigns, counted from the sms schema's per-recipient rows.
 
     Same rules as GET /v1/campaigns/{id}: sent includes delivered, and
