@@ -3,6 +3,9 @@ SHELL := /bin/bash
 # Resolved when the recipe runs, not when make parses: `install` may have just put uv on PATH.
 UV ?= $$(command -v uv 2>/dev/null || { [ -x "$(HOME)/.local/bin/uv" ] && echo "$(HOME)/.local/bin/uv"; } || echo "python3 -m uv")
 PY := .venv/bin/python
+# Three pytest-xdist workers, a test file each at a time: every test has its own vhost,
+# database and Redis prefix, and most of a test's time is spent waiting on its processes.
+TEST_WORKERS ?= 3
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean
 
@@ -20,7 +23,7 @@ lint: install
 	.venv/bin/mypy
 
 test: install lint ## lint, then every test against the real services
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); status=$$?; \
+	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
 unit: install
