@@ -1,23 +1,37 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every Relay process; the compose service (or the orchestrator) picks the
 # command: python -m gateway | sms | payments | tournaments | tournaments.scheduler | notifications
 #
 #   docker build -t relay:dev .
 #   docker run --rm -p 8000:8000 relay:dev                      # the gateway (default command)
 #   docker run --rm relay:dev python -m sms                     # a worker
+#
+# The base is a build argument: the official python:3.11-slim by default, or a stand-in
+# with the same paths (`make local-images` builds relay-local/python:3.11 from Debian's
+# packages) on a machine that cannot pull it:
+#   docker build --build-arg PYTHON_IMAGE=relay-local/python:3.11 -t relay:dev .
+# No `# syntax=` line on purpose: it would pull a Dockerfile frontend from a registry; the
+# engine's built-in BuildKit frontend already understands RUN --mount.
 
+ARG PYTHON_IMAGE=python:3.11-slim
 ARG PYTHON_VERSION=3.11
 ARG UV_VERSION=0.13.9
-
-FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
 
 # ---------------------------------------------------------------------------------------
 # builder: resolve the locked dependencies into /app/.venv
 # ---------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim AS builder
+FROM ${PYTHON_IMAGE} AS builder
 ARG PYTHON_VERSION
-COPY --from=uv /uv /usr/local/bin/uv
+ARG UV_VERSION
+
+# uv from PyPI (its wheel is one static binary) unless the base already has this version,
+# as relay-local/python does. A venv of its own: some bases refuse system-wide pip installs.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    if ! uv --version 2>/dev/null | grep -qx "uv ${UV_VERSION}.*"; then \
+        python -m venv /opt/uv \
+     && /opt/uv/bin/pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}" \
+     && ln -sf /opt/uv/bin/uv /usr/local/bin/uv; \
+    fi \
+ && uv --version
 
 # Build against the image's own interpreter (same path in the runtime stage, so the venv's
 # symlinks stay valid); never download a Python; copy from the cache mount rather than
@@ -50,7 +64,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # ---------------------------------------------------------------------------------------
 # runtime: slim Python, the venv and the sources, non-root
 # ---------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 
 # /data/images is created owned by relay because a fresh named volume is seeded from the
 # image's directory, ownership included: that is what makes the shared image volume

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from common.autoscale import next_prefetch
+import logging
+
+from common.autoscale import change_log_level, next_prefetch
 from common.lifecycle import tags_of
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,14 @@ def test_backlog_raises_prefetch_at_once_and_idleness_lowers_it_gradually() -> N
     assert next_prefetch(20, running=0, ready=0, low=2, high=20) == 11
     assert next_prefetch(3, running=0, ready=0, low=2, high=20) == 2
     assert next_prefetch(5, running=5, ready=0, low=2, high=20) == 5
+
+
+def test_only_reaching_the_maximum_concurrency_logs_at_info() -> None:
+    """A quiet stack logs nothing periodic: the idle ramp-down (`5 → 4`) is DEBUG."""
+    assert change_log_level(5, 4, high=20) == logging.DEBUG
+    assert change_log_level(2, 9, high=20) == logging.DEBUG
+    assert change_log_level(2, 20, high=20) == logging.INFO
+    assert change_log_level(20, 11, high=20) == logging.DEBUG
 
 
 @given(

@@ -42,6 +42,17 @@ def next_prefetch(current: int, running: int, ready: int, low: int, high: int) -
     return max(wanted, current - max(1, (current - wanted) // 2))
 
 
+def change_log_level(current: int, target: int, high: int) -> int:
+    """How loudly to log a prefetch change: INFO only when a queue reaches the maximum.
+
+    Ramping down while idle and moving with the backlog are routine (every worker does
+    it after start and after each burst), so they stay at DEBUG and a quiet stack logs
+    nothing periodic. Reaching WORKER_MAX_CONCURRENCY is worth reading: the backlog
+    outgrows this process, and more replicas would help.
+    """
+    return logging.INFO if target == high and target > current else logging.DEBUG
+
+
 class Autoscaler:
     """Adjusts a worker's per-queue prefetch to its backlog, in a background task."""
 
@@ -95,7 +106,8 @@ class Autoscaler:
                 continue  # fixed by the service
             if target > current:
                 self._raised_at[name] = now
-            log.info(
+            log.log(
+                change_log_level(current, target, self.high),
                 "concurrency %s → %s",
                 current,
                 target,

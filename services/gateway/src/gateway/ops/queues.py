@@ -9,6 +9,11 @@ import httpx
 from common.settings import RuntimeSettings
 from pydantic import BaseModel
 
+# Queues RabbitMQ itself creates, not jobs of ours: the management API's
+# `GET /api/aliveness-test/{vhost}` (used by monitoring probes) declares `aliveness-test`
+# in the vhost and leaves it there.
+BROKER_OWN_QUEUES = frozenset({"aliveness-test"})
+
 
 class QueueStats(BaseModel):
     name: str
@@ -43,7 +48,7 @@ async def queue_stats(
     delayed: dict[str, int] = {}
     for row in rows:
         name = row["name"]
-        if name.startswith("amq.") or row.get("exclusive"):
+        if name.startswith("amq.") or name in BROKER_OWN_QUEUES or row.get("exclusive"):
             continue
         if ".retry." in name:
             target = name.split(".retry.", 1)[0]
