@@ -7,7 +7,8 @@ PY := .venv/bin/python
 # database and Redis prefix, and most of a test's time is spent waiting on its processes.
 TEST_WORKERS ?= 3
 
-.PHONY: install run test lint format bench definitions unit integration e2e clean
+.PHONY: install run test lint format bench definitions unit integration e2e clean \
+	local-images test-compose test-containers
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -34,6 +35,15 @@ integration: install
 
 e2e: install
 	$(PY) -m pytest -q tests/e2e
+
+local-images: ## relay-local/* stand-ins for the official images, from Debian packages
+	bash infra/local-images/build.sh
+
+test-compose: install ## the real docker-compose stack: built, scaled, crashed, restarted
+	bash infra/test-compose.sh $(PYTEST_ARGS)
+
+test-containers: install ## the integration suite on services started by testcontainers
+	bash infra/test-containers.sh $(PYTEST_ARGS)
 
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench

@@ -14,6 +14,23 @@ from tests.support import ServiceUrls, fresh_database, fresh_vhost, resolve_serv
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Start containerised services once, before any xdist worker exists (they inherit
+    the URLs through the environment), when the session runs on containers."""
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller already did it
+    from tests.support.services import wants_containers
+
+    if not wants_containers():
+        return
+    from tests.support.containers import start_test_services
+
+    started = start_test_services()
+    os.environ.update(started.urls)
+    os.environ["RELAY_TEST_SERVICES"] = "local"  # workers use these URLs, start nothing
+    config.add_cleanup(started.stop)
+
+
 @pytest.fixture(scope="session")
 def services() -> ServiceUrls:
     found = resolve_services()

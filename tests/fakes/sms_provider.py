@@ -223,11 +223,13 @@ async def _answer(send: Any, status: int, payload: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=9100)
+    # 0.0.0.0 when the fake runs in a container of the compose test stack.
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
     fake = FakeProvider(args.port, keep_calls=False)
     fake.state.latency = args.latency
-    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", lifespan="off",
+    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning", lifespan="off",
                 access_log=False, interface="asgi3")  # fmt: skip
 
 

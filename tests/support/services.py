@@ -1,7 +1,8 @@
 """Real RabbitMQ, Postgres and Redis for tests, each test isolated by vhost / database / prefix.
 
 The URLs come from RABBITMQ_URL, DATABASE_URL and REDIS_URL (the local services, or
-CI's). Only when those are unset and a Docker engine exists are containers started.
+CI's). When the session runs on containers (`wants_containers`), tests/conftest.py starts
+them once (tests/support/containers.py) and puts their URLs in those variables first.
 Under CI=true a missing service is an error, never a skip.
 """
 
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,14 +56,7 @@ def _management_url(amqp_url: str) -> str:
 def resolve_services() -> ServiceUrls | str:
     """The services to test against, or the reason they are missing."""
     urls = {name: os.environ.get(name, default) for name, default in LOCAL.items()}
-    explicit = any(name in os.environ for name in LOCAL)
-    missing = [
-        name
-        for name, port in (("RABBITMQ_URL", 5672), ("DATABASE_URL", 5432), ("REDIS_URL", 6379))
-        if not _reachable(urls[name], port)
-    ]
-    if missing and not explicit and shutil.which("docker") and _docker_engine():
-        return _testcontainers()
+    missing = _unreachable(urls)
     if missing:
         return f"not reachable: {', '.join(missing)} ({', '.join(urls[m] for m in missing)})"
     management = _management_url(urls["RABBITMQ_URL"])
@@ -78,31 +70,31 @@ def resolve_services() -> ServiceUrls | str:
     return ServiceUrls(urls["RABBITMQ_URL"], urls["DATABASE_URL"], urls["REDIS_URL"], management)
 
 
-def _docker_engine() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+def _unreachable(urls: dict[str, str]) -> list[str]:
+    return [
+        name
+        for name, port in (("RABBITMQ_URL", 5672), ("DATABASE_URL", 5432), ("REDIS_URL", 6379))
+        if not _reachable(urls[name], port)
+    ]
 
 
-_containers: list[object] = []
+def wants_containers() -> bool:
+    """Whether this session starts its services in containers.
 
+    RELAY_TEST_SERVICES=containers: always (what `make test-containers` sets);
+    `local`: never; `auto` (the default): only when none of the URL variables is set,
+    the local defaults do not answer, and a Docker engine does.
+    """
+    from tests.support.containers import engine_answers
 
-def _testcontainers() -> ServiceUrls:
-    from testcontainers.postgres import PostgresContainer
-    from testcontainers.rabbitmq import RabbitMqContainer
-    from testcontainers.redis import RedisContainer
-
-    rabbit = RabbitMqContainer("rabbitmq:4.1-management").with_exposed_ports(5672, 15672)
-    postgres = PostgresContainer("postgres:17", driver=None)
-    redis = RedisContainer("redis:7.4")
-    for container in (rabbit, postgres, redis):
-        container.start()
-        _containers.append(container)
-    host = rabbit.get_container_host_ip()
-    return ServiceUrls(
-        rabbitmq=f"amqp://guest:guest@{host}:{rabbit.get_exposed_port(5672)}/",
-        database=postgres.get_connection_url(),
-        redis=f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
-        management=f"http://guest:guest@{host}:{rabbit.get_exposed_port(15672)}",
-    )
+    mode = os.environ.get("RELAY_TEST_SERVICES", "auto")
+    if mode not in ("auto", "containers", "local"):
+        raise ValueError(f"RELAY_TEST_SERVICES must be auto, containers or local, not {mode!r}")
+    if mode != "auto":
+        return mode == "containers"
+    if any(name in os.environ for name in LOCAL) or not _unreachable(dict(LOCAL)):
+        return False
+    return engine_answers()
 
 
 def _with_path(url: str, path: str) -> str:

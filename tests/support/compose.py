@@ -1,0 +1,204 @@
+"""The real docker-compose stack for tests: one project, driven through its published ports.
+
+`docker compose up --build --wait` with docker-compose.yml as users have it, plus
+tests/compose/docker-compose.test.yml (the fake SMS provider as a container, a Stripe
+secret, limits a test run needs). Every host port is a free one on 127.0.0.1 (the
+compose file's *_HOST_PORT variables), so the stack never collides with the machine's
+own RabbitMQ, Postgres and Redis nor with another run; the project name is unique, and
+`down -v` removes its containers, network and volumes. Images come from the environment
+(PYTHON_IMAGE, RABBITMQ_IMAGE, ...), as for users.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = (ROOT / "docker-compose.yml", ROOT / "tests" / "compose" / "docker-compose.test.yml")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# The compose file's development keys.
+DEV_KEY = "dev-key"
+ADMIN_KEY = "admin-key"
+# What tests/compose/docker-compose.test.yml gives the gateway.
+STRIPE_SECRET = "whsec_compose_test"
+
+HOST_PORTS = (
+    "GATEWAY_HOST_PORT",
+    "RABBITMQ_HOST_PORT",
+    "RABBITMQ_MANAGEMENT_HOST_PORT",
+    "POSTGRES_HOST_PORT",
+    "REDIS_HOST_PORT",
+    "MAILPIT_UI_HOST_PORT",
+    "PROMETHEUS_HOST_PORT",
+    "GRAFANA_HOST_PORT",
+    "JAEGER_UI_HOST_PORT",
+    "FAKE_SMS_HOST_PORT",
+)
+
+
+class ComposeError(AssertionError):
+    """A compose command failed; its output says why."""
+
+
+class ComposeStack:
+    def __init__(self, name: str | None = None) -> None:
+        self.project = name or f"relay-ct-{uuid.uuid4().hex[:8]}"
+        self.ports = {var: free_port() for var in HOST_PORTS}
+        self.env = {**os.environ, **{var: str(port) for var, port in self.ports.items()}}
+        docker = shutil.which("docker")
+        if docker is None:
+            raise ComposeError("no docker CLI on PATH; run infra/ensure-docker.sh")
+        self.docker = docker
+
+    # ------------------------------------------------------------------ compose
+
+    def compose(self, *args: str, timeout: float = 120, check: bool = True) -> str:
+        """`docker compose -p <project> -f ... <args>`; its output, or ComposeError."""
+        files = [arg for path in FILES for arg in ("-f", str(path))]
+        command = [self.docker, "compose", "-p", self.project, *files, *args]
+        try:
+            done = subprocess.run(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise ComposeError(f"`docker compose {' '.join(args)}` ran past {timeout}s") from error
+        if check and done.returncode != 0:
+            raise ComposeError(
+                f"`docker compose {' '.join(args)}` exited {done.returncode}:\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
+        return done.stdout + done.stderr
+
+    def up(self, *services: str, wait_timeout: int = 600, extra: tuple[str, ...] = ()) -> None:
+        """`up --build --wait`: returns once every (named) service is healthy."""
+        self.compose(
+            "up",
+            "--build",
+            "--detach",
+            "--wait",
+            "--wait-timeout",
+            str(wait_timeout),
+            *extra,
+            *services,
+            timeout=wait_timeout + 300,
+        )
+
+    def down(self, volumes: bool = True) -> None:
+        self.compose("down", "--timeout", "20", *(("-v",) if volumes else ()), timeout=300)
+
+    def save_logs(self, label: str) -> Path:
+        """Every container's log and `ps`, under tests/artifacts/compose-<project>-<label>/."""
+        folder = ARTIFACTS / f"compose-{self.project}-{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ps.txt").write_text(self.compose("ps", "--all", check=False, timeout=60))
+        (folder / "logs.txt").write_text(
+            self.compose("logs", "--no-color", "--timestamps", check=False, timeout=120)
+        )
+        return folder
+
+    # ------------------------------------------------------------------ containers
+
+    def container_ids(self, service: str) -> list[str]:
+        """Running containers of a service, in replica order."""
+        out = self.compose("ps", "--quiet", service, timeout=60)
+        return [line.strip() for line in out.splitlines() if len(line.strip()) == 64]
+
+    def docker_cmd(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run(
+            [self.docker, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if done.returncode != 0:
+            raise ComposeError(f"`docker {' '.join(args)}` failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def inspect(self, container: str, template: str) -> str:
+        return self.docker_cmd("inspect", "-f", template, container)
+
+    def crash(self, container: str) -> None:
+        """SIGKILL the container's main process from the host, as a crash or OOM kill does.
+
+        Not `docker kill`: Docker counts that as a manual stop and its restart policy then
+        leaves the container down (documented; `unless-stopped` included).
+        """
+        pid = int(self.inspect(container, "{{.State.Pid}}"))
+        assert pid > 0, f"{container} is not running"
+        os.kill(pid, 9)
+
+    def exec_python(self, service: str, code: str, index: int = 1) -> str:
+        """Run Python inside one replica (for what only the container can reach)."""
+        return self.compose(
+            "exec", "-T", "--index", str(index), service, "python", "-c", code, timeout=60
+        )
+
+    def metrics(self, service: str, index: int) -> str:
+        """A worker replica's Prometheus text (METRICS_PORT 9100, not published)."""
+        return self.exec_python(
+            service,
+            "import urllib.request;"
+            "print(urllib.request.urlopen('http://127.0.0.1:9100/metrics', timeout=10)"
+            ".read().decode())",
+            index=index,
+        )
+
+    def healthy(self, service: str) -> bool:
+        ids = self.container_ids(service)
+        return bool(ids) and all(
+            self.inspect(c, "{{if .State.Health}}{{.State.Health.Status}}{{end}}") == "healthy"
+            for c in ids
+        )
+
+    # ------------------------------------------------------------------ HTTP
+
+    def url(self, var: str) -> str:
+        return f"http://127.0.0.1:{self.ports[var]}"
+
+    @property
+    def gateway(self) -> str:
+        return self.url("GATEWAY_HOST_PORT")
+
+    def client(self, key: str | None = DEV_KEY, **headers: str) -> httpx.Client:
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
+        return httpx.Client(base_url=self.gateway, headers=headers, timeout=30)
+
+    def management(self, path: str) -> Any:
+        answer = httpx.get(
+            f"{self.url('RABBITMQ_MANAGEMENT_HOST_PORT')}/api{path}",
+            auth=("guest", "guest"),
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    def fake_sms_stats(self) -> dict[str, Any]:
+        answer = httpx.get(f"{self.url('FAKE_SMS_HOST_PORT')}/stats", timeout=30)
+        answer.raise_for_status()
+        stats: dict[str, Any] = answer.json()
+        return stats
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.gateway}/readyz", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def elapsed_since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
