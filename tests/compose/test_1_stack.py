@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from tests.support import eventually
 from tests.support.compose import ADMIN_KEY, ComposeStack
 
 APP_SERVICES = ("gateway", "sms", "payments", "tournaments", "scheduler", "notifications")
@@ -28,9 +29,13 @@ def test_rabbitmq_management_ui_shows_our_queues(compose: ComposeStack) -> None:
     names = {queue["name"] for queue in compose.management("/queues/%2F")}
     for queue in ("sms.send", "sms.bulk", "payments.stripe", "notifications.image"):
         assert queue in names, f"{queue} not declared: {sorted(names)}"
-    # Consumers attached: the workers are really on their queues.
-    consumers = {q["name"]: q.get("consumers", 0) for q in compose.management("/queues/%2F")}
-    assert consumers["sms.send"] >= 1 and consumers["payments.stripe"] >= 1
+
+    def consuming() -> bool:  # the workers are really on their queues
+        consumers = {q["name"]: q.get("consumers", 0) for q in compose.management("/queues/%2F")}
+        assert consumers["sms.send"] >= 1 and consumers["payments.stripe"] >= 1, consumers
+        return True
+
+    eventually(consuming, timeout=60, interval=1)
 
 
 def test_smtp_sink_web_ui_answers(compose: ComposeStack) -> None:

@@ -367,3 +367,41 @@ def test_ensure_compose_cli_script_is_valid_bash() -> None:
     assert os.access(script, os.X_OK), "infra/ensure-compose-cli.sh must be executable"
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_image_is_a_variable_defaulting_to_the_official_image() -> None:
+    """Users get the official images; a machine that cannot pull names stand-ins instead."""
+    text = COMPOSE_FILE.read_text()
+    expected = {
+        "RABBITMQ_IMAGE": "rabbitmq:",
+        "POSTGRES_IMAGE": "postgres:",
+        "REDIS_IMAGE": "redis:",
+        "MAIL_IMAGE": "axllent/mailpit:",
+        "PROMETHEUS_IMAGE": "prom/prometheus:",
+        "GRAFANA_IMAGE": "grafana/grafana:",
+        "JAEGER_IMAGE": "jaegertracing/all-in-one:",
+        "PYTHON_IMAGE": "python:",
+    }
+    for var, official in expected.items():
+        match = re.search(rf"\$\{{{var}:-([^}}]+)\}}", text)
+        assert match, f"docker-compose.yml does not read {var}"
+        assert match.group(1).startswith(official), f"{var} defaults to {match.group(1)}"
+    literal = re.findall(r"^\s+image:\s+(?!\$\{)(?!relay:)(\S+)", text, flags=re.M)
+    assert not literal, f"images not behind a variable: {literal}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", dockerfile, flags=re.M)
+    assert not re.search(r"^#\s*syntax=", dockerfile, flags=re.M), "would pull a frontend"
+
+
+def test_local_image_stand_ins_are_never_named_like_official_images() -> None:
+    env = (INFRA / "local-images" / "images.env").read_text()
+    values = dict(
+        line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#")
+    )
+    assert set(values) >= {
+        "PYTHON_IMAGE", "RABBITMQ_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE", "MAIL_IMAGE"
+    }  # fmt: skip
+    assert all(value.startswith("relay-local/") for value in values.values()), values
+    for script in ("local-images/build.sh", "ensure-docker.sh", "test-compose.sh"):
+        result = subprocess.run(["bash", "-n", str(INFRA / script)], capture_output=True, text=True)
+        assert result.returncode == 0, f"{script}: {result.stderr}"

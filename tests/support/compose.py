@@ -158,11 +158,10 @@ class ComposeStack:
         )
 
     def healthy(self, service: str) -> bool:
+        """Every replica healthy (or, for an image without a health check, running)."""
         ids = self.container_ids(service)
-        return bool(ids) and all(
-            self.inspect(c, "{{if .State.Health}}{{.State.Health.Status}}{{end}}") == "healthy"
-            for c in ids
-        )
+        template = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
+        return bool(ids) and all(self.inspect(c, template) in ("healthy", "running") for c in ids)
 
     # ------------------------------------------------------------------ HTTP
 
