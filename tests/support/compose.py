@@ -101,7 +101,11 @@ class ComposeStack:
         )
 
     def down(self, volumes: bool = True) -> None:
-        self.compose("down", "--timeout", "20", *(("-v",) if volumes else ()), timeout=300)
+        # With the profile on: `down` leaves a profile's services (Prometheus) running else.
+        self.compose(
+            "--profile", "observability", "down", "--timeout", "20",
+            *(("-v",) if volumes else ()), timeout=300,
+        )  # fmt: skip
 
     def save_logs(self, label: str) -> Path:
         """Every container's log and `ps`, under tests/artifacts/compose-<project>-<label>/."""
