@@ -20,6 +20,7 @@ ENABLED = os.environ.get("RELAY_TEST_COMPOSE") == "1"
 collect_ignore_glob = [] if ENABLED else ["test_*.py"]
 
 _failures: list[str] = []
+_stacks: list[ComposeStack] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -28,11 +29,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.failed:
         _failures.append(item.name)
+        if _stacks:  # the logs of the moment, before later tests change the stack
+            print(f"\ncompose logs saved in {_stacks[0].save_logs(item.name[:60])}")
 
 
 @pytest.fixture(scope="session")
 def compose() -> Iterator[ComposeStack]:
     stack = ComposeStack()
+    _stacks.append(stack)
     try:
         try:
             stack.up()
