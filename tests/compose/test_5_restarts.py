@@ -3,6 +3,8 @@ itself and the campaign completes with exact counts."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from tests.compose.flows import (
@@ -58,4 +60,6 @@ def test_backing_service_restart_mid_campaign_recovers_with_exact_counts(
         if compose.inspect(c, "{{.RestartCount}}") != before
     ]
     if restarted:
-        print(f"restarted by their policy after {backing} restarted: {restarted}")
+        warnings.warn(
+            f"restarted by their policy after {backing} restarted: {restarted}", stacklevel=1
+        )
