@@ -80,8 +80,7 @@ async def through_worker(runtime: Runtime, n: int, recorded: bool) -> float:
     await runtime.publisher.connect()
     from common.publisher import declare
 
-    channel = await runtime.publisher._connection.channel()  # type: ignore[union-attr]
-    await declare(channel, [queue], runtime.settings)
+    await declare(runtime.publisher._connection, [queue], runtime.settings)  # type: ignore[arg-type]
     await asyncio.gather(*(runtime.publisher.publish(queue, Tick(n=i)) for i in range(n)))
     worker = Worker(runtime, router, concurrency=50)
     recorder = LifecycleRecorder(runtime.redis, runtime.settings, service="bench")
@@ -94,6 +93,7 @@ async def through_worker(runtime: Runtime, n: int, recorded: bool) -> float:
     elapsed = time.perf_counter() - started
     await worker.stop(5)
     await recorder.stop()
+    channel = await runtime.publisher._connection.channel()  # type: ignore[union-attr]
     await channel.queue_delete(queue.name)
     for tier in queue.tiers(runtime.settings.job_retry_delays):
         await channel.queue_delete(tier.name)

@@ -29,7 +29,7 @@ async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 def _hub() -> EventHub[Notification]:
-    hub: EventHub[Notification] = EventHub("amqp://unused", buffer=100, decode=_unused)
+    hub: EventHub[Notification] = EventHub(["amqp://unused"], buffer=100, decode=_unused)
     hub.ready.set()  # the relay is not under test here
     return hub
 

@@ -22,7 +22,7 @@ from aio_pika.abc import (
 from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
 
-from . import metrics, tracing
+from . import broker, metrics, tracing
 from .envelope import Envelope
 from .outcome import JobObserver, JobOutcome
 from .publisher import declare
@@ -71,11 +71,9 @@ class Worker:
     async def start(self) -> None:
         """Connect (waiting for RabbitMQ), declare the topology and start consuming."""
         self._connection = await _connect_when_ready(
-            self.settings.rabbitmq_url, self.runtime.service
+            self.settings.broker_urls, self.runtime.service
         )
-        setup = await self._connection.channel()
-        await declare(setup, self.router.queues, self.settings)
-        await setup.close()
+        await declare(self._connection, self.router.queues, self.settings)
         for route in self.router.routes.values():
             channel = await self._connection.channel()
             # Before consuming: a per-consumer prefetch applies to consumers created after it.
@@ -83,11 +81,8 @@ class Worker:
             await channel.set_qos(prefetch_count=prefetch)
             # declare_queue (not get_queue): aio-pika re-consumes only declared queues
             # when it restores the channel after a reconnect.
-            queue = await channel.declare_queue(
-                route.queue.name,
-                durable=True,
-                arguments=route.queue.arguments(self.settings.rabbitmq_queue_type),
-            )
+            # Passive: declare() made it; a queue made under other settings is used as is.
+            queue = await channel.declare_queue(route.queue.name, passive=True)
             tag = await queue.consume(self._callback(route))
             self._channels[route.queue.name] = channel
             self._consumers[route.queue.name] = (queue, tag)
@@ -234,13 +229,11 @@ class Worker:
                         await observer(record)
 
 
-async def _connect_when_ready(url: str, service: str) -> AbstractRobustConnection:
+async def _connect_when_ready(urls: list[str], service: str) -> AbstractRobustConnection:
     delay = 0.2
     while True:
         try:
-            return await aio_pika.connect_robust(
-                url, client_properties={"connection_name": f"relay-{service}-worker"}
-            )
+            return await broker.connect(urls, f"relay-{service}-worker")
         except (OSError, aio_pika.exceptions.AMQPError) as error:
             log.warning("waiting for rabbitmq", extra={"error": repr(error)})
             await asyncio.sleep(delay)

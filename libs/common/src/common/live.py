@@ -17,13 +17,13 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
+from . import broker
 from .topology import EVENTS
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,12 @@ class EventHub(Generic[T]):
     """The streams of this replica, by user, and the consumer that feeds them."""
 
     def __init__(
-        self, rabbitmq_url: str, buffer: int, decode: Callable[[bytes], tuple[str, T]]
+        self,
+        rabbitmq_urls: Sequence[str],
+        buffer: int,
+        decode: Callable[[bytes], tuple[str, T]],
     ) -> None:
-        self.rabbitmq_url = rabbitmq_url
+        self.rabbitmq_urls = rabbitmq_urls
         self.buffer = buffer
         self.decode = decode
         self.ready = asyncio.Event()
@@ -88,10 +91,7 @@ class EventHub(Generic[T]):
         delay = 0.2
         while True:
             try:
-                connection = await aio_pika.connect_robust(
-                    self.rabbitmq_url,
-                    client_properties={"connection_name": "relay-gateway-events"},
-                )
+                connection = await broker.connect(self.rabbitmq_urls, "relay-gateway-events")
                 async with connection:
                     channel = await connection.channel()
                     exchange = await channel.declare_exchange(

@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
-from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+from aio_pika.exceptions import AMQPError, ChannelPreconditionFailed, DeliveryError, PublishError
 from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AMQPError as AiormqError
 from pamqp.commands import Basic
 
-from . import tracing
+from . import broker, tracing
 from .envelope import Envelope, Job, job_type
 from .errors import BrokerUnavailable
 from .settings import RuntimeSettings
@@ -26,31 +27,56 @@ _BROKER_ERRORS = (AMQPError, AiormqError, OSError, ConnectionError, asyncio.Time
 
 
 async def declare(
-    channel: aio_pika.abc.AbstractChannel,
+    connection: aio_pika.abc.AbstractConnection,
     queues: Iterable[Queue],
     settings: RuntimeSettings,
 ) -> None:
-    """Declare the exchanges, work queues, bindings and retry tiers of `queues` (idempotent)."""
-    queue_type = settings.rabbitmq_queue_type
-    declared: dict[str, aio_pika.abc.AbstractExchange] = {}
-    events = await channel.declare_exchange(EVENTS.name, EVENTS.type, durable=True)
-    declared[EVENTS.name] = events
-    for queue in queues:
-        exchange_spec: Exchange = exchange_of(queue)
-        exchange = declared.get(exchange_spec.name)
-        if exchange is None:
-            exchange = await channel.declare_exchange(
-                exchange_spec.name, exchange_spec.type, durable=True
+    """Declare the exchanges, work queues, bindings and retry tiers of `queues` (idempotent).
+
+    A queue that already exists with other arguments (made under another
+    RABBITMQ_QUORUM_SIZE, or by an older version) is used as it is, with a warning:
+    RabbitMQ fixes a queue's arguments when it creates it and refuses to redeclare it.
+    """
+    queue_type, quorum_size = settings.rabbitmq_queue_type, settings.rabbitmq_quorum_size
+    channel = await connection.channel()
+    try:
+        await channel.declare_exchange(EVENTS.name, EVENTS.type, durable=True)
+        exchanges: set[str] = set()
+        for queue in queues:
+            exchange: Exchange = exchange_of(queue)
+            if exchange.name not in exchanges:
+                await channel.declare_exchange(exchange.name, exchange.type, durable=True)
+                exchanges.add(exchange.name)
+            channel, work = await _declare_queue(
+                connection, channel, queue.name, queue.arguments(queue_type, quorum_size)
             )
-            declared[exchange_spec.name] = exchange
-        work = await channel.declare_queue(
-            queue.name, durable=True, arguments=queue.arguments(queue_type)
+            await work.bind(exchange.name, routing_key=queue.routing_key)
+            for tier in queue.tiers(queue.retry_delays or settings.job_retry_delays):
+                channel, _ = await _declare_queue(
+                    connection, channel, tier.name, tier.arguments(queue_type, quorum_size)
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            await channel.close()
+
+
+async def _declare_queue(
+    connection: aio_pika.abc.AbstractConnection,
+    channel: aio_pika.abc.AbstractChannel,
+    name: str,
+    arguments: dict[str, Any],
+) -> tuple[aio_pika.abc.AbstractChannel, aio_pika.abc.AbstractQueue]:
+    """Declare `name`; if it exists with other arguments, use it as it is."""
+    try:
+        return channel, await channel.declare_queue(name, durable=True, arguments=arguments)
+    except ChannelPreconditionFailed as drift:
+        log.warning(
+            "queue exists with other arguments; using it as it is",
+            extra={"queue": name, "wanted": arguments, "error": str(drift)},
         )
-        await work.bind(exchange, routing_key=queue.routing_key)
-        for tier in queue.tiers(queue.retry_delays or settings.job_retry_delays):
-            await channel.declare_queue(
-                tier.name, durable=True, arguments=tier.arguments(queue_type)
-            )
+        # The broker closed the channel with the refusal.
+        channel = await connection.channel()
+        return channel, await channel.declare_queue(name, passive=True)
 
 
 class Publisher:
@@ -85,18 +111,18 @@ class Publisher:
             try:
                 if self._connection is None or self._connection.is_closed:
                     self._connection = await asyncio.wait_for(
-                        aio_pika.connect_robust(
-                            self.settings.rabbitmq_url,
+                        broker.connect(
+                            self.settings.broker_urls,
+                            "relay-publisher",
                             timeout=self.settings.publish_timeout,
-                            client_properties={"connection_name": "relay-publisher"},
                         ),
-                        self.settings.publish_timeout,
+                        # Each node gets its own connect timeout before the next is tried.
+                        self.settings.publish_timeout * len(self.settings.broker_urls),
                     )
-                channel = await self._connection.channel(
+                await declare(self._connection, self._queues, self.settings)
+                self._channel = await self._connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
-                await declare(channel, self._queues, self.settings)
-                self._channel = channel
             except _BROKER_ERRORS as error:
                 await self._discard()
                 raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error

@@ -22,6 +22,11 @@ class RuntimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     rabbitmq_url: str = "amqp://guest:guest@localhost:5672/"
+    # Every node of a cluster, comma separated, in any order; takes precedence over
+    # RABBITMQ_URL. A process connects to any reachable node and moves on when it drops.
+    rabbitmq_urls: Annotated[list[str], NoDecode] = []
+    # Initial members of each quorum queue (retry tiers included); 0 = the broker's default.
+    rabbitmq_quorum_size: int = Field(default=0, ge=0)
     rabbitmq_management_url: str = ""
     database_url: str = "postgresql://postgres:postgres@localhost:5432/postgres"
     redis_url: str = "redis://localhost:6379/0"
@@ -60,6 +65,13 @@ class RuntimeSettings(BaseSettings):
     alert_cooldown: float = Field(default=300.0, ge=0)
     alert_check_interval: float = Field(default=15.0, gt=0)
 
+    @field_validator("rabbitmq_urls", mode="before")
+    @classmethod
+    def split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("job_retry_delays", mode="before")
     @classmethod
     def split_delays(cls, value: object) -> object:
@@ -73,11 +85,16 @@ class RuntimeSettings(BaseSettings):
         return value
 
     @cached_property
+    def broker_urls(self) -> list[str]:
+        """The nodes to connect to: RABBITMQ_URLS, else RABBITMQ_URL."""
+        return list(self.rabbitmq_urls) or [self.rabbitmq_url]
+
+    @cached_property
     def management_url(self) -> str:
-        """The management API base URL, derived from RABBITMQ_URL unless given."""
+        """The management API base URL, derived from the first broker URL unless given."""
         if self.rabbitmq_management_url:
             return self.rabbitmq_management_url.rstrip("/")
-        amqp = urlsplit(self.rabbitmq_url)
+        amqp = urlsplit(self.broker_urls[0])
         user = amqp.username or "guest"
         password = amqp.password or "guest"
         return f"http://{user}:{password}@{amqp.hostname or 'localhost'}:15672"
@@ -85,7 +102,7 @@ class RuntimeSettings(BaseSettings):
     @cached_property
     def vhost(self) -> str:
         """The virtual host named in RABBITMQ_URL ("/" when none)."""
-        path = urlsplit(self.rabbitmq_url).path
+        path = urlsplit(self.broker_urls[0]).path
         return path[1:] if len(path) > 1 else "/"
 
     def retry_delay(self, attempt: int) -> float:

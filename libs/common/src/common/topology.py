@@ -33,6 +33,14 @@ class Exchange:
     type: Literal["topic", "direct", "fanout"] = "topic"
 
 
+def _queue_type_arguments(queue_type: QueueType, quorum_size: int) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"x-queue-type": queue_type}
+    if queue_type == "quorum" and quorum_size:
+        # How many nodes hold a new queue; its membership is fixed at creation.
+        arguments["x-quorum-initial-group-size"] = quorum_size
+    return arguments
+
+
 @dataclass(frozen=True)
 class RetryTier:
     """A queue that holds messages for `delay` seconds, then dead-letters them to `target`.
@@ -48,9 +56,9 @@ class RetryTier:
     def name(self) -> str:
         return f"{self.target}.retry.{format_delay(self.delay)}"
 
-    def arguments(self, queue_type: QueueType) -> dict[str, Any]:
+    def arguments(self, queue_type: QueueType, quorum_size: int = 0) -> dict[str, Any]:
         arguments: dict[str, Any] = {
-            "x-queue-type": queue_type,
+            **_queue_type_arguments(queue_type, quorum_size),
             "x-message-ttl": int(self.delay * 1000),
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": self.target,
@@ -77,8 +85,8 @@ class Queue:
     def routing_key(self) -> str:
         return self.name
 
-    def arguments(self, queue_type: QueueType) -> dict[str, Any]:
-        return {"x-queue-type": queue_type}
+    def arguments(self, queue_type: QueueType, quorum_size: int = 0) -> dict[str, Any]:
+        return _queue_type_arguments(queue_type, quorum_size)
 
     def tiers(self, default_delays: Sequence[float]) -> list[RetryTier]:
         delays = set(self.retry_delays or default_delays) | set(WAIT_TIERS)

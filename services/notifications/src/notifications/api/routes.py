@@ -51,7 +51,7 @@ async def live_events(app: FastAPI) -> AsyncIterator[None]:
     the relay starts and stops with it.
     """
     hub = EventHub(
-        app.state.settings.rabbitmq_url, notifications_settings().sse_buffer, _live_notification
+        app.state.settings.broker_urls, notifications_settings().sse_buffer, _live_notification
     )
     app.state.events_hub = hub
     task = asyncio.create_task(hub.run())

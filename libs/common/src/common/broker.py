@@ -1,0 +1,98 @@
+"""Connections to RabbitMQ that survive the loss of a node: any listed node may serve.
+
+aio-pika's RobustConnection reconnects to the one URL it was given and then restores its
+channels, queues and consumers. FailoverConnection keeps that recovery and changes only
+where each attempt goes: every new attempt (after a failed one, or after the connection
+dropped) tries the next node of RABBITMQ_URLS, so a process reaches a live node of the
+cluster within a reconnect interval or two instead of waiting for its node to return.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aio_pika.robust_connection import RobustConnection
+from yarl import URL
+
+log = logging.getLogger(__name__)
+
+# Seconds between reconnect attempts (aio-pika's default is 5): a failover should be
+# measured in seconds, and an attempt at a dead node fails fast (connection refused) or
+# within the connect timeout.
+RECONNECT_INTERVAL = 1.0
+
+
+class FailoverConnection(RobustConnection):
+    """A RobustConnection whose every connection attempt goes to the next node in turn."""
+
+    def __init__(self, urls: Sequence[str], start: int = 0, **kwargs: Any) -> None:
+        self._nodes = [URL(url) for url in (*urls[start:], *urls[:start])]
+        self._node = 0
+        self._attempted = False
+        super().__init__(self._nodes[0], **kwargs)
+        self._attempted = False  # __init__ read the URL; that was no connection attempt
+
+    @property
+    def url(self) -> URL:
+        # aio-pika reads `url` once per connection attempt, right after it cleared the
+        # transport: an attempt without a transport moves on to the next node (the first
+        # attempt keeps the first node).
+        if self.transport is None:
+            if self._attempted:
+                self._node = (self._node + 1) % len(self._nodes)
+                log.info("rabbitmq: trying the next node", extra={"node": self._host()})
+            self._attempted = True
+        return self._nodes[self._node]
+
+    @url.setter
+    def url(self, value: URL) -> None:
+        # Set by aio-pika's __init__ and by update_secret (a new password for this node).
+        self._nodes[self._node] = URL(value)
+
+    def __str__(self) -> str:
+        # Logs and reprs name the current node without moving on (the getter would).
+        node = self._nodes[self._node]
+        return str(node.with_password("******") if node.password else node)
+
+    def _host(self) -> str:
+        node = self._nodes[self._node]
+        return f"{node.host}:{node.port}"
+
+
+async def connect(urls: Sequence[str], name: str, **kwargs: Any) -> AbstractRobustConnection:
+    """A robust connection to one of `urls`, moving to another node whenever it drops."""
+    if len(urls) == 1:
+        single: AbstractRobustConnection = await aio_pika.connect_robust(
+            urls[0],
+            client_properties={"connection_name": name},
+            reconnect_interval=RECONNECT_INTERVAL,
+            **kwargs,
+        )
+        return single
+    # Each process starts at a random node, so a cluster's clients spread out; the first
+    # connection tries every node once before giving up, as a single URL fails at once.
+    first = random.randrange(len(urls))
+    failure: BaseException | None = None
+    for offset in range(len(urls)):
+        connection = FailoverConnection(
+            urls,
+            (first + offset) % len(urls),
+            client_properties={"connection_name": name},
+            reconnect_interval=RECONNECT_INTERVAL,
+            **kwargs,
+        )
+        try:
+            await connection.connect(timeout=kwargs.get("timeout"))
+            return connection
+        except CONNECTION_EXCEPTIONS as error:
+            failure = error
+            log.warning("rabbitmq node unreachable", extra={"node": str(connection)})
+            await connection.close()
+    assert failure is not None
+    raise failure
