@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import aio_pika
 from aio_pika.abc import (
@@ -52,7 +52,12 @@ class Worker:
         self.observers: list[JobObserver] = []
         self._connection: AbstractRobustConnection | None = None
         self._channels: dict[str, AbstractRobustChannel] = {}
-        self._consumers: dict[str, tuple[aio_pika.abc.AbstractQueue, str]] = {}
+        self._queues: dict[str, aio_pika.abc.AbstractQueue] = {}
+        # Consumer tag per queue being consumed; a paused queue has none.
+        self._consumers: dict[str, str] = {}
+        self.paused: set[str] = set()
+        # Pause, continue and autoscaling all swap consumers: one at a time.
+        self._consumer_change = asyncio.Lock()
         self._in_flight = 0
         self._settler = Settler(runtime)
         # Bound once: every delivery calls them.
@@ -68,8 +73,15 @@ class Worker:
     def in_flight(self) -> int:
         return self._in_flight
 
-    async def start(self) -> None:
-        """Connect (waiting for RabbitMQ), declare the topology and start consuming."""
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        assert self._connection is not None, "start() the worker first"
+        return self._connection
+
+    async def start(self, paused: Iterable[str] = ()) -> None:
+        """Connect (waiting for RabbitMQ), declare the topology and consume every queue
+        but the `paused` ones."""
+        self.paused.update(paused)
         self._connection = await _connect_when_ready(
             self.settings.broker_urls, self.runtime.service
         )
@@ -83,34 +95,72 @@ class Worker:
             # when it restores the channel after a reconnect.
             # Passive: declare() made it; a queue made under other settings is used as is.
             queue = await channel.declare_queue(route.queue.name, passive=True)
-            tag = await queue.consume(self._callback(route))
             self._channels[route.queue.name] = channel
-            self._consumers[route.queue.name] = (queue, tag)
+            self._queues[route.queue.name] = queue
+            if route.queue.name not in self.paused:
+                self._consumers[route.queue.name] = await queue.consume(self._callback(route))
             self.prefetch[route.queue.name] = prefetch
             metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
         log.info(
             "worker consuming",
-            extra={"queues": list(self.router.routes), "prefetch": self.concurrency},
+            extra={
+                "queues": [name for name in self.router.routes if name not in self.paused],
+                "paused": sorted(self.paused & set(self.router.routes)),
+                "prefetch": self.concurrency,
+            },
         )
+
+    async def pause(self, queue_name: str) -> bool:
+        """Stop taking jobs from `queue_name`; the running ones finish and are acked.
+
+        Cancelling the consumer leaves every waiting message in RabbitMQ. Returns whether
+        this call paused it (False: not one of this worker's queues, or already paused).
+        """
+        if queue_name not in self.router.routes:
+            return False
+        async with self._consumer_change:
+            if queue_name in self.paused:
+                return False
+            self.paused.add(queue_name)
+            tag = self._consumers.pop(queue_name, None)
+            if tag is not None:
+                await self._queues[queue_name].cancel(tag)
+        return True
+
+    async def resume(self, queue_name: str) -> bool:
+        """Take jobs from `queue_name` again, at its current prefetch."""
+        async with self._consumer_change:
+            if queue_name not in self.paused:
+                return False
+            self.paused.discard(queue_name)
+            queue = self._queues.get(queue_name)
+            if queue is not None and not self._settler.stopping:
+                callback = self._callback(self.router.routes[queue_name])
+                self._consumers[queue_name] = await queue.consume(callback)
+        return True
 
     async def set_concurrency(self, queue_name: str, prefetch: int) -> None:
         """Change how many jobs of `queue_name` may run at once (autoscaling)."""
         if queue_name in self._fixed_prefetch:
             return  # fixed by the service (run_worker's `prefetch`)
-        if self._settler.stopping or queue_name not in self._consumers:
+        if self._settler.stopping or queue_name not in self._queues:
             return
-        channel = self._channels[queue_name]
-        await channel.set_qos(prefetch_count=prefetch)
-        # RabbitMQ applies a (per-consumer) basic.qos only to consumers created after
-        # it, and quorum queues ignore the channel-wide kind: so start a new consumer
-        # with the new prefetch, then cancel the old one. Its unacked deliveries stay
-        # on the channel and are acked there as their jobs finish.
-        queue, old_tag = self._consumers[queue_name]
-        tag = await queue.consume(self._callback(self.router.routes[queue_name]))
-        self._consumers[queue_name] = (queue, tag)
-        await queue.cancel(old_tag)
-        self.prefetch[queue_name] = prefetch
-        metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
+        async with self._consumer_change:
+            channel = self._channels[queue_name]
+            await channel.set_qos(prefetch_count=prefetch)
+            # RabbitMQ applies a (per-consumer) basic.qos only to consumers created after
+            # it, and quorum queues ignore the channel-wide kind: so start a new consumer
+            # with the new prefetch, then cancel the old one. Its unacked deliveries stay
+            # on the channel and are acked there as their jobs finish. A paused queue has
+            # no consumer: continuing it starts one with this prefetch.
+            old_tag = self._consumers.get(queue_name)
+            if old_tag is not None:
+                queue = self._queues[queue_name]
+                callback = self._callback(self.router.routes[queue_name])
+                self._consumers[queue_name] = await queue.consume(callback)
+                await queue.cancel(old_tag)
+            self.prefetch[queue_name] = prefetch
+            metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
 
     def in_flight_of(self, queue_name: str) -> int:
         return self._in_flight_by_queue.get(queue_name, 0)
@@ -130,9 +180,9 @@ class Worker:
         Whatever is still unacked when the connection closes goes back to its queue.
         """
         self._settler.stopping = True
-        for queue, tag in self._consumers.values():
+        for name, tag in list(self._consumers.items()):
             with contextlib.suppress(Exception):
-                await queue.cancel(tag)
+                await self._queues[name].cancel(tag)
         grace = self.settings.worker_grace_seconds if grace is None else grace
         try:
             await asyncio.wait_for(self._idle.wait(), grace)

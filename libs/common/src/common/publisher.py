@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aio_pika
@@ -19,7 +19,7 @@ from . import broker, tracing
 from .envelope import Envelope, Job, job_type
 from .errors import BrokerUnavailable
 from .settings import RuntimeSettings
-from .topology import EVENTS, Exchange, Queue, exchange_of
+from .topology import CONTROL, EVENTS, Exchange, Queue, exchange_of
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ async def declare(
     channel = await connection.channel()
     try:
         await channel.declare_exchange(EVENTS.name, EVENTS.type, durable=True)
+        await channel.declare_exchange(CONTROL.name, CONTROL.type, durable=True)
         exchanges: set[str] = set()
         for queue in queues:
             exchange: Exchange = exchange_of(queue)
@@ -135,6 +136,25 @@ class Publisher:
 
     async def close(self) -> None:
         await self._discard()
+
+    @contextlib.asynccontextmanager
+    async def admin_channel(self) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+        """A short-lived channel on the publisher's connection (purge, passive declare).
+
+        Its own channel: a failed passive declare closes the channel it ran on, and the
+        publishing channel must survive that.
+        """
+        await self.connect()
+        assert self._connection is not None
+        try:
+            channel = await self._connection.channel(publisher_confirms=False)
+        except _BROKER_ERRORS as error:
+            raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+        try:
+            yield channel
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def publish(
         self,

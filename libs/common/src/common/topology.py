@@ -107,6 +107,9 @@ def domain(name: str, *kinds: str) -> Domain:
 # Live events for connected users (SSE). Each gateway replica binds its own exclusive,
 # auto-deleted queue, so an event reaches whichever replica holds the user's stream.
 EVENTS = Exchange("events")
+# Queue control (pause, continue, terminate): every worker binds its own exclusive,
+# auto-deleted queue to this fanout exchange, so one message reaches every replica.
+CONTROL = Exchange("control", "fanout")
 
 ENTRY_POINTS = "relay.topology"
 
@@ -152,7 +155,7 @@ def definitions(
 ) -> dict[str, Any]:
     """RabbitMQ definitions (the management API's import format) for `queues`."""
     queue_list = list(queues)
-    exchanges = {exchange_of(q) for q in queue_list} | {EVENTS}
+    exchanges = {exchange_of(q) for q in queue_list} | {EVENTS, CONTROL}
     defs: dict[str, Any] = {
         "vhosts": [{"name": vhost}],
         "exchanges": [

@@ -1,4 +1,5 @@
-"""A worker process: consume until SIGTERM or SIGINT, with its records, metrics and autoscaler."""
+"""A worker process: consume until SIGTERM, SIGINT or a terminate request, with its records,
+metrics, autoscaler and queue control."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .delivery import Worker
 from .lifecycle_recorder import LifecycleRecorder
 from .registry import JobRouter
 from .runtime import Runtime
+from .worker_control import WorkerControl
 
 log = logging.getLogger("relay.jobs")
 
@@ -25,7 +27,7 @@ async def run_worker(
     extra: Callable[[Worker], Awaitable[None]] | None = None,
     prefetch: Mapping[str, int] | None = None,
 ) -> None:
-    """Run `router`'s handlers until SIGTERM or SIGINT, then drain and close.
+    """Run `router`'s handlers until SIGTERM, SIGINT or `relay terminate`, then drain and close.
 
     `prefetch` fixes the prefetch of the named queues (queue name -> count).
     """
@@ -41,7 +43,16 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     if runtime.settings.metrics_port:
         start_http_server(runtime.settings.metrics_port)
-    await worker.start()
+    # Paused queues are read before consuming: a paused queue stays paused across restarts.
+    control = WorkerControl(
+        worker,
+        runtime.redis,
+        settings.redis_key_prefix,
+        service=runtime.service,
+        on_terminate=stop.set,
+    )
+    await worker.start(paused=await control.initial_paused())
+    await control.listen()
     # Dashboard records and heartbeats, written off the hot path (common.lifecycle).
     recorder = LifecycleRecorder(
         runtime.redis,
@@ -64,6 +75,7 @@ async def run_worker(
         await extra(worker)
     await stop.wait()
     log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
+    await control.stop()
     await autoscaler.stop()
     await worker.stop()
     await recorder.stop()

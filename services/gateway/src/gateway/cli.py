@@ -4,8 +4,11 @@ relay failed list [--queue Q]      php artisan queue:failed
 relay failed retry ID | --all      php artisan queue:retry ID | all
 relay failed forget ID             php artisan queue:forget ID
 relay failed flush [--queue Q]     php artisan queue:flush
-relay queues                       depths, rates, consumers
+relay queues                       depths, rates, consumers, paused
 relay top                          live view of the queues (Horizon's dashboard in a terminal)
+relay queue pause Q | continue Q   php artisan horizon:pause / horizon:continue (one queue)
+relay queue clear Q [--tiers]      php artisan queue:clear (asks first; --force skips it)
+relay terminate                    php artisan horizon:terminate (workers finish, exit, restart)
 relay keys create --user U [--admin]
 """
 
@@ -24,7 +27,9 @@ from common import db
 from common.errors import BrokerUnavailable, NotFound
 from common.failed_jobs import FailedJobStore
 from common.lifecycle import LifecycleStore
+from common.logs import configure_logging
 from common.publisher import Publisher
+from common.queue_control import QueueControl, is_work_queue, paused_queues
 from common.runtime import connect_redis
 from common.topology import all_queues
 from rich.console import Console, Group
@@ -32,7 +37,8 @@ from rich.live import Live
 from rich.table import Table
 
 from .auth.keys import create_key
-from .ops.queues import queue_stats
+from .ops.admin_actions import cli_actor, record_admin_action
+from .ops.queues import mark_paused, queue_stats
 from .settings import GatewaySettings
 
 app = typer.Typer(
@@ -40,14 +46,18 @@ app = typer.Typer(
 )
 failed_app = typer.Typer(help="Failed jobs: list, retry, forget, flush.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+queue_app = typer.Typer(help="One queue: pause, continue, clear.", no_args_is_help=True)
 app.add_typer(failed_app, name="failed")
 app.add_typer(keys_app, name="keys")
+app.add_typer(queue_app, name="queue")
 console = Console()
 T = TypeVar("T")
 
 
 def _run(work: Callable[[GatewaySettings], Coroutine[Any, Any, T]]) -> T:
     settings = GatewaySettings()
+    # Log lines (the audit line of an admin action, warnings) go to stderr.
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(work(settings))
     except NotFound as error:
@@ -154,13 +164,19 @@ def failed_flush(queue: Annotated[str | None, typer.Option(help="Only this queue
 
 @app.command("queues")
 def queues() -> None:
-    """Queue depths, rates and consumers (from the RabbitMQ management API)."""
+    """Queue depths, rates, consumers and pause state (from the RabbitMQ management API)."""
 
     async def work(settings: GatewaySettings) -> None:
         stats = await queue_stats(settings)
+        redis = await connect_redis(settings.redis_url)
+        try:
+            mark_paused(stats, await paused_queues(redis, settings.redis_key_prefix))
+        finally:
+            await redis.aclose()
         table = Table(title="Queues")
-        for column in ("Queue", "Ready", "Unacked", "Delayed", "Consumers", "In/s", "Out/s"):
-            table.add_column(column, justify="left" if column == "Queue" else "right")
+        columns = ("Queue", "Ready", "Unacked", "Delayed", "Consumers", "In/s", "Out/s", "State")
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("Queue", "State") else "right")
         for q in stats:
             table.add_row(
                 q.name,
@@ -170,10 +186,103 @@ def queues() -> None:
                 str(q.consumers),
                 f"{q.publish_rate:.1f}",
                 f"{q.deliver_rate:.1f}",
+                "[bold yellow]paused[/]" if q.paused else "running",
             )
         console.print(table)
 
     _run(work)
+
+
+async def _with_control(
+    settings: GatewaySettings, action: Callable[[QueueControl], Coroutine[Any, Any, T]]
+) -> T:
+    redis = await connect_redis(settings.redis_url)
+    publisher = Publisher(settings)
+    try:
+        return await action(QueueControl(redis, publisher, settings))
+    finally:
+        await publisher.close()
+        await redis.aclose()
+
+
+def _work_queue(queue: str) -> str:
+    if not is_work_queue(queue):
+        console.print(f"[red]{queue} is a retry tier or parked queue: name its work queue[/red]")
+        raise typer.Exit(2)
+    return queue
+
+
+@queue_app.command("pause")
+def queue_pause(
+    queue: Annotated[str, typer.Argument(help="The work queue, e.g. sms.bulk")],
+) -> None:
+    """Every worker stops taking jobs from QUEUE (running jobs finish; the rest wait)."""
+    actor, origin = cli_actor()
+
+    async def work(settings: GatewaySettings) -> None:
+        await _with_control(settings, lambda control: control.pause(_work_queue(queue), actor))
+
+    _run(work)
+    record_admin_action(actor, "queue.pause", queue, origin)
+    console.print(f"{queue} paused: running jobs finish, waiting jobs stay in RabbitMQ")
+
+
+@queue_app.command("continue")
+def queue_continue(
+    queue: Annotated[str, typer.Argument(help="The work queue, e.g. sms.bulk")],
+) -> None:
+    """Every worker takes jobs from QUEUE again."""
+    actor, origin = cli_actor()
+
+    async def work(settings: GatewaySettings) -> bool:
+        return await _with_control(settings, lambda control: control.resume(_work_queue(queue)))
+
+    was_paused = _run(work)
+    record_admin_action(actor, "queue.continue", queue, origin)
+    console.print(f"{queue} continued" if was_paused else f"{queue} was not paused")
+
+
+@queue_app.command("clear")
+def queue_clear(
+    queue: Annotated[str, typer.Argument(help="The work queue, e.g. sms.bulk")],
+    tiers: Annotated[bool, typer.Option("--tiers", help="Also empty its retry tiers")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete every job waiting in QUEUE (php artisan queue:clear); running jobs finish."""
+    _work_queue(queue)
+    what = f"{queue} and its retry tiers" if tiers else queue
+    if not force and not typer.confirm(f"Delete every job waiting in {what}?", default=False):
+        console.print("nothing deleted")
+        raise typer.Exit(1)
+    actor, origin = cli_actor()
+
+    async def work(settings: GatewaySettings) -> dict[str, int]:
+        return await _with_control(settings, lambda control: control.clear(queue, tiers=tiers))
+
+    try:
+        removed = _run(work)
+    except httpx.HTTPError as error:
+        console.print(f"[red]RabbitMQ management API unreachable (tiers not listed): {error}[/red]")
+        raise typer.Exit(2) from error
+    total = sum(removed.values())
+    record_admin_action(actor, "queue.clear", queue, origin, removed=total, queues=removed)
+    for name, count in removed.items():
+        console.print(f"{name}: {count} job(s) deleted")
+    console.print(f"{total} job(s) deleted")
+
+
+@app.command("terminate")
+def terminate() -> None:
+    """Every worker finishes its running jobs and exits, so its process manager restarts
+    it on the new code (php artisan horizon:terminate, after a deploy)."""
+    actor, origin = cli_actor()
+
+    async def work(settings: GatewaySettings) -> str:
+        return await _with_control(settings, lambda control: control.terminate())
+
+    _run(work)
+    record_admin_action(actor, "workers.terminate", "workers", origin)
+    console.print("every worker finishes its running jobs, then exits to be restarted")
 
 
 def _queues_table(stats: list[Any], title: str) -> Table:

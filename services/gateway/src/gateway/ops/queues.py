@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,14 @@ class QueueStats(BaseModel):
     deliver_rate: float
     delayed: int = 0  # messages waiting in the queue's retry tiers
     oldest_wait_seconds: float | None = None
+    paused: bool = False  # paused by `relay queue pause` (no worker takes its jobs)
+
+
+def mark_paused(stats: list[QueueStats], paused: Container[str]) -> list[QueueStats]:
+    """Flag the paused queues among `stats` (the pause state lives in Redis)."""
+    for q in stats:
+        q.paused = q.name in paused
+    return stats
 
 
 def _rate(stats: dict[str, Any], key: str) -> float:

@@ -7,13 +7,16 @@ from typing import Any
 
 import httpx
 from common.failed_jobs import FailedJob
+from common.queue_control import paused_queues
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from ..domains import queue_sections
-from .queues import QueueStats, queue_stats
+from .control import router as control_router
+from .queues import QueueStats, mark_paused, queue_stats
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
+router.include_router(control_router)
 
 
 @router.get("/queues")
@@ -26,6 +29,7 @@ async def queues(admin: AdminUser, runtime: RuntimeDep) -> dict[str, Any]:
             f"RabbitMQ management API unreachable ({error}); is the management plugin enabled?",
             headers={"Retry-After": "5"},
         ) from error
+    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
     answer: dict[str, Any] = {"queues": [s.model_dump() for s in stats]}
     for name, section in queue_sections().items():
         answer[name] = await section(runtime)
