@@ -22,7 +22,8 @@ from aio_pika.abc import (
 from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
 
-from . import broker, metrics, tracing
+from . import metrics, tracing
+from .connection import connect_when_ready
 from .envelope import Envelope
 from .outcome import JobObserver, JobOutcome
 from .publisher import declare
@@ -82,8 +83,8 @@ class Worker:
         """Connect (waiting for RabbitMQ), declare the topology and consume every queue
         but the `paused` ones."""
         self.paused.update(paused)
-        self._connection = await _connect_when_ready(
-            self.settings.broker_urls, self.runtime.service
+        self._connection = await connect_when_ready(
+            self.settings.broker_urls, f"relay-{self.runtime.service}-worker"
         )
         await declare(self._connection, self.router.queues, self.settings)
         for route in self.router.routes.values():
@@ -223,6 +224,7 @@ class Worker:
         wait = max(0.0, time.time() - enqueued) if enqueued else None
         outcome = "done"
         error: str | None = None
+        trace_id = span_id = None
         try:
             try:
                 job = route.model.model_validate_json(message.body)
@@ -231,6 +233,7 @@ class Worker:
                 await self._settler.bury(queue, message, envelope, error, "")
                 return
             with tracing.consumer_span(queue.name, envelope) as span:
+                trace_id, span_id = tracing.span_ids(span)
                 outcome, error = await self._run(route, job, message, envelope)
                 if span is not None and outcome in ("failed", "retried"):
                     span.set_status(Status(StatusCode.ERROR, error))
@@ -273,18 +276,9 @@ class Worker:
                     user_id=envelope.user_id,
                     headers=envelope.headers,
                     body=message.body,
+                    trace_id=trace_id,
+                    span_id=span_id,
                 )
                 for observer in self.observers:
                     with contextlib.suppress(Exception):
                         await observer(record)
-
-
-async def _connect_when_ready(urls: list[str], service: str) -> AbstractRobustConnection:
-    delay = 0.2
-    while True:
-        try:
-            return await broker.connect(urls, f"relay-{service}-worker")
-        except (OSError, aio_pika.exceptions.AMQPError) as error:
-            log.warning("waiting for rabbitmq", extra={"error": repr(error)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)

@@ -9,15 +9,25 @@ lifecycle_recorder (a worker writing them) and lifecycle_store (the dashboard re
 """
 
 from .lifecycle_recorder import LifecycleRecorder
-from .lifecycle_records import JobRecord, Keys, MinuteStats, WorkerStatus, tags_of
+from .lifecycle_records import (
+    AttemptRecord,
+    JobRecord,
+    Keys,
+    MinuteStats,
+    MonitoredTag,
+    WorkerStatus,
+    tags_of,
+)
 from .lifecycle_store import LifecycleStore
 
 __all__ = [
+    "AttemptRecord",
     "JobRecord",
     "Keys",
     "LifecycleRecorder",
     "LifecycleStore",
     "MinuteStats",
+    "MonitoredTag",
     "WorkerStatus",
     "tags_of",
 ]

@@ -5,6 +5,10 @@ turns the buffer into one pipelined Redis round trip every LIFECYCLE_FLUSH_INTER
 When Redis is slow or down the buffer fills and further records are dropped (counted in
 relay_lifecycle_dropped_total) rather than slowing or blocking jobs. The same flush
 writes per-minute counters for the dashboard's charts and this worker's heartbeat.
+
+Silenced job types (SILENCED_JOBS) leave no record unless they fail or are retried; they
+still count in the minute counters. A job carrying a monitored tag is always recorded,
+kept LIFECYCLE_MONITORED_SECONDS, and counted (done / failed) under that tag.
 """
 
 from __future__ import annotations
@@ -23,8 +27,15 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from . import metrics
-from .lifecycle_records import Keys, WorkerStatus, tags_of
+from . import metrics, tracing
+from .lifecycle_records import (
+    ATTEMPTS_KEPT,
+    PAYLOAD_PREVIEW,
+    Keys,
+    WorkerStatus,
+    jsonable_headers,
+    tags_of,
+)
 from .outcome import JobOutcome
 from .settings import RuntimeSettings
 
@@ -99,7 +110,8 @@ class LifecycleRecorder:
         pipe = self.redis.pipeline(transaction=False)
         try:
             if batch:
-                self._records(pipe, batch, now)
+                monitored = {_text(tag) for tag in await self.redis.smembers(self.keys.monitored)}
+                self._records(pipe, batch, now, monitored)
             if self._status is not None and now >= self._next_heartbeat:
                 self._heartbeat(pipe, now)
                 self._next_heartbeat = now + _HEARTBEAT_EVERY
@@ -111,9 +123,12 @@ class LifecycleRecorder:
             raise
         return len(batch)
 
-    def _records(self, pipe: Any, batch: list[JobOutcome], now: float) -> None:
+    def _records(self, pipe: Any, batch: list[JobOutcome], now: float, monitored: set[str]) -> None:
         recent_ttl = self.settings.lifecycle_recent_seconds
         failed_ttl = self.settings.lifecycle_failed_seconds
+        monitored_ttl = max(self.settings.lifecycle_monitored_seconds, failed_ttl)
+        silenced = set(self.settings.silenced_jobs)
+        spans = tracing.recent_traces()
         minutes: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         last_start: dict[str, str] = {}
         recent: dict[str, float] = {}
@@ -135,15 +150,43 @@ class LifecycleRecorder:
                 last_start[outcome.queue] = json.dumps(
                     {"started_at": at - outcome.duration, "wait": outcome.wait}
                 )
-            if outcome.outcome == "done":
-                if done_budget <= 0:
+            tags = tags_of(outcome.user_id, outcome.job_type, outcome.body) if monitored else None
+            pinned = [tag for tag in tags or () if tag in monitored]
+            is_failed = outcome.outcome == "failed"
+            quiet = outcome.job_type in silenced and not is_failed and outcome.outcome != "retried"
+            if not pinned:
+                if quiet:
                     continue
-                done_budget -= 1
-            tags = tags_of(outcome.user_id, outcome.job_type, outcome.body)
+                if outcome.outcome == "done":
+                    if done_budget <= 0:
+                        continue
+                    done_budget -= 1
+            if tags is None:
+                tags = tags_of(outcome.user_id, outcome.job_type, outcome.body)
             # A plain dict and json.dumps: the same fields as JobRecord, without building
             # a validated model per job in the flush (the flush shares the worker's loop).
-            is_failed = outcome.outcome == "failed"
             message_id = outcome.message_id
+            ttl = monitored_ttl if pinned else failed_ttl if is_failed else recent_ttl
+            attempt = {
+                "attempt": outcome.attempt,
+                "outcome": outcome.outcome,
+                "duration": round(outcome.duration, 6),
+                "wait": None if outcome.wait is None else round(outcome.wait, 6),
+                "error": outcome.error[:2000] if outcome.error else None,
+                "at": at,
+                "worker": self.worker_id,
+                "trace_id": outcome.trace_id,
+                "spans": spans.spans_under(outcome.trace_id, outcome.span_id)
+                if spans is not None and outcome.trace_id and outcome.span_id
+                else [],
+            }
+            attempts_key = self.keys.attempts(message_id)
+            pipe.rpush(attempts_key, json.dumps(attempt))
+            pipe.ltrim(attempts_key, -ATTEMPTS_KEPT, -1)
+            pipe.expire(attempts_key, ttl)
+            for tag in pinned:
+                if outcome.outcome in ("done", "failed"):
+                    pipe.hincrby(self.keys.monitored_counts(tag), outcome.outcome, 1)
             record = {
                 "id": message_id,
                 "queue": outcome.queue,
@@ -156,13 +199,14 @@ class LifecycleRecorder:
                 "user_id": outcome.user_id,
                 "tags": tags,
                 "at": at,
+                "payload": outcome.body[:PAYLOAD_PREVIEW].decode(errors="replace"),
+                "headers": jsonable_headers(outcome.headers),
+                "trace_id": outcome.trace_id,
+                "worker": self.worker_id,
             }
-            pipe.set(
-                self.keys.job(message_id),
-                json.dumps(record),
-                ex=failed_ttl if is_failed else recent_ttl,
-            )
-            recent[message_id] = at
+            pipe.set(self.keys.job(message_id), json.dumps(record, default=str), ex=ttl)
+            if not quiet:
+                recent[message_id] = at
             if is_failed:
                 failed[message_id] = at
             for tag in tags:
@@ -175,9 +219,10 @@ class LifecycleRecorder:
         pipe.zremrangebyscore(self.keys.failed, "-inf", now - failed_ttl)
         for tag, members in tagged.items():
             key = self.keys.tag(tag)
+            kept = monitored_ttl if tag in monitored else failed_ttl
             pipe.zadd(key, members)
-            pipe.zremrangebyscore(key, "-inf", now - failed_ttl)
-            pipe.expire(key, failed_ttl)
+            pipe.zremrangebyscore(key, "-inf", now - kept)
+            pipe.expire(key, kept)
         for minute, counts in minutes.items():
             key = self.keys.minute(minute)
             for field_name, value in counts.items():
@@ -208,3 +253,7 @@ class LifecycleRecorder:
         )
         pipe.zadd(self.keys.workers, {self.worker_id: now})
         pipe.zremrangebyscore(self.keys.workers, "-inf", now - _HEARTBEAT_EVERY * 3)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import BaseModel
 
 _MAX_TAGS = 12
 _MAX_PAYLOAD_FOR_TAGS = 64 * 1024
+# How much of a payload a record keeps for the job page (the failed-job store keeps it all).
+PAYLOAD_PREVIEW = 4096
+# Attempts kept per message (a job parked many times by a throttle keeps its latest ones).
+ATTEMPTS_KEPT = 20
 
 
 class JobRecord(BaseModel):
@@ -24,6 +29,34 @@ class JobRecord(BaseModel):
     user_id: str | None = None
     tags: list[str] = []
     at: float
+    # The start of the payload as received (PAYLOAD_PREVIEW bytes), its AMQP headers, the
+    # attempt's trace and the worker that ran it.
+    payload: str = ""
+    headers: dict[str, Any] = {}
+    trace_id: str | None = None
+    worker: str | None = None
+
+
+class AttemptRecord(BaseModel):
+    """One settled attempt of a message, with the spans recorded under it."""
+
+    attempt: int
+    outcome: str
+    duration: float
+    wait: float | None = None
+    error: str | None = None
+    at: float
+    worker: str | None = None
+    trace_id: str | None = None
+    spans: list[dict[str, Any]] = []
+
+
+class MonitoredTag(BaseModel):
+    """A tag an operator pinned, with the jobs settled under it since."""
+
+    tag: str
+    done: int = 0
+    failed: int = 0
 
 
 class WorkerStatus(BaseModel):
@@ -81,6 +114,28 @@ class Keys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.base}worker:{worker_id}"
+
+    def attempts(self, message_id: str) -> str:
+        return f"{self.base}attempts:{message_id}"
+
+    @property
+    def monitored(self) -> str:
+        return f"{self.base}monitored"
+
+    def monitored_counts(self, tag: str) -> str:
+        return f"{self.base}monitored:{tag}"
+
+
+def jsonable_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """AMQP headers as JSON values (bytes decoded, anything else as text)."""
+    return {
+        key: value.decode(errors="replace")
+        if isinstance(value, bytes)
+        else value
+        if isinstance(value, str | int | float | bool) or value is None
+        else str(value)
+        for key, value in headers.items()
+    }
 
 
 def tags_of(user_id: str | None, job_type: str, body: bytes) -> list[str]:

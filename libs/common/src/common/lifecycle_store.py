@@ -7,7 +7,14 @@ import time
 
 from redis.asyncio import Redis
 
-from .lifecycle_records import JobRecord, Keys, MinuteStats, WorkerStatus
+from .lifecycle_records import (
+    AttemptRecord,
+    JobRecord,
+    Keys,
+    MinuteStats,
+    MonitoredTag,
+    WorkerStatus,
+)
 from .settings import RuntimeSettings
 
 
@@ -39,6 +46,43 @@ class LifecycleStore:
 
     async def failed(self, limit: int = 50) -> list[JobRecord]:
         return await self._load(self.keys.failed, limit)
+
+    async def recent_count(self, now: float | None = None) -> int:
+        """Jobs in the recent list (silenced ones are not), within its retention window."""
+        now = time.time() if now is None else now
+        since = now - self.settings.lifecycle_recent_seconds
+        return int(await self.redis.zcount(self.keys.recent, since, "+inf"))
+
+    async def attempts(self, message_id: str) -> list[AttemptRecord]:
+        """Every recorded attempt of a message, oldest first."""
+        raws = await self.redis.lrange(self.keys.attempts(message_id), 0, -1)
+        return [AttemptRecord.model_validate_json(raw) for raw in raws]
+
+    async def monitored(self) -> list[MonitoredTag]:
+        """The monitored tags with their done and failed counts, by tag."""
+        tags = sorted(_text(tag) for tag in await self.redis.smembers(self.keys.monitored))
+        if not tags:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for tag in tags:
+            pipe.hgetall(self.keys.monitored_counts(tag))
+        rows: list[dict[bytes, bytes]] = await pipe.execute()
+        return [
+            MonitoredTag(tag=tag, done=int(row.get(b"done", 0)), failed=int(row.get(b"failed", 0)))
+            for tag, row in zip(tags, rows, strict=True)
+        ]
+
+    async def monitor(self, tag: str) -> bool:
+        """Pin `tag`: its jobs are kept longer and counted; False if it already was."""
+        return bool(await self.redis.sadd(self.keys.monitored, tag))
+
+    async def stop_monitoring(self, tag: str) -> bool:
+        """Unpin `tag` and drop its counts; its records expire on their own."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.srem(self.keys.monitored, tag)
+        pipe.delete(self.keys.monitored_counts(tag))
+        removed, _ = await pipe.execute()
+        return bool(removed)
 
     async def _load(self, index: str, limit: int) -> list[JobRecord]:
         ids = await self.redis.zrevrange(index, 0, limit - 1)

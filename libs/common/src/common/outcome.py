@@ -22,6 +22,9 @@ class JobOutcome:
     headers: dict[str, Any] = field(default_factory=dict)
     body: bytes = b""
     finished_at: float = field(default_factory=time.time)
+    # The attempt's `consume <queue>` span, in hex (None while tracing is off).
+    trace_id: str | None = None
+    span_id: str | None = None
 
 
 JobObserver = Callable[[JobOutcome], Awaitable[None]]

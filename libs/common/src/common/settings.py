@@ -60,6 +60,12 @@ class RuntimeSettings(BaseSettings):
     # Successful jobs kept as individual records per worker and second; the rest only count
     # in the charts. Failed, retried and delayed attempts are always kept.
     lifecycle_recent_per_second: int = Field(default=500, ge=0)
+    # Jobs of a monitored tag (pinned on the dashboard) are kept this long, like Horizon's
+    # `trim.monitored`.
+    lifecycle_monitored_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Job types (payload class names) left out of the recent-jobs list and its count, like
+    # Horizon's `silenced`; still in the metrics and charts, and listed when they fail.
+    silenced_jobs: Annotated[list[str], NoDecode] = []
     alert_wait_seconds: float = Field(default=60.0, gt=0)
     alert_webhook_url: str = ""
     alert_cooldown: float = Field(default=300.0, ge=0)
@@ -76,6 +82,13 @@ class RuntimeSettings(BaseSettings):
     @classmethod
     def split_delays(cls, value: object) -> object:
         return _parse_delays(value)
+
+    @field_validator("silenced_jobs", mode="before")
+    @classmethod
+    def split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("job_retry_delays")
     @classmethod
