@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +30,7 @@ class Order(Job):
     fail: bool = False
 
 
+@contextlib.asynccontextmanager
 async def _running(runtime: Runtime, router: JobRouter) -> AsyncIterator[LifecycleStore]:
     worker = Worker(runtime, router, concurrency=5)
     recorder = LifecycleRecorder(runtime.redis, runtime.settings, service="test")
@@ -53,7 +55,7 @@ async def silenced_queue(runtime_factory: Any) -> AsyncIterator[tuple[Runtime, L
         if job.fail:
             raise Permanent("ping refused")
 
-    async for store in _running(runtime, router):
+    async with _running(runtime, router) as store:
         yield runtime, store
 
 
@@ -96,7 +98,7 @@ async def test_monitored_tag_keeps_its_jobs_longer_and_counts_done_and_failed(
         if job.fail:
             raise Permanent("order rejected")
 
-    async for store in _running(runtime, router):
+    async with _running(runtime, router) as store:
         assert await store.monitor("order:o-42") is True
         assert await store.monitor("order:o-42") is False  # already pinned
         kept = [await runtime.publisher.publish(queue, Order(order_id="o-42")) for _ in range(2)]
