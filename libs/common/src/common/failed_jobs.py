@@ -131,6 +131,15 @@ class FailedJobStore:
             raise NotFound(f"no failed job {failed_id}")
         return _row(row)
 
+    async def find_by_message(self, message_id: str) -> FailedJob | None:
+        """The latest failed job of message `message_id`, if it is in the store."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM runtime.failed_jobs WHERE message_id = $1 "
+            "ORDER BY failed_at DESC LIMIT 1",
+            message_id,
+        )
+        return None if row is None else _row(row)
+
     async def forget(self, failed_id: uuid.UUID) -> None:
         status = await self.pool.execute("DELETE FROM runtime.failed_jobs WHERE id = $1", failed_id)
         if status == "DELETE 0":

@@ -20,9 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
-    SimpleSpanProcessor,
 )
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
@@ -37,7 +35,6 @@ from .span_buffer import RecentTraces
 if TYPE_CHECKING:
     from .envelope import Envelope
 
-_memory_exporter: InMemorySpanExporter | None = None
 _recent: RecentTraces | None = None
 _enabled = False
 
@@ -69,7 +66,7 @@ class _NoOrphanClientSpans(Sampler):
 
 def setup_tracing(service_name: str, exporter: str) -> None:
     """Install a tracer provider whose exporter is chosen by OTEL_TRACES_EXPORTER."""
-    global _memory_exporter, _enabled, _recent
+    global _enabled, _recent
     if exporter == "none" or _enabled:
         return
     _enabled = True
@@ -85,9 +82,7 @@ def setup_tracing(service_name: str, exporter: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     elif exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    elif exporter == "memory":
-        _memory_exporter = InMemorySpanExporter()
-        provider.add_span_processor(SimpleSpanProcessor(_memory_exporter))
+    # "memory": no export; the spans live only in the buffer of recent traces (job pages).
     trace.set_tracer_provider(provider)
     _instrument_libraries(provider)
 
@@ -128,11 +123,6 @@ def span_ids(span: Span | None) -> tuple[str | None, str | None]:
     if not context.is_valid:
         return None, None
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
-
-
-def memory_exporter() -> InMemorySpanExporter | None:
-    """The in-memory exporter, when OTEL_TRACES_EXPORTER=memory (tests)."""
-    return _memory_exporter
 
 
 def tracer() -> trace.Tracer:

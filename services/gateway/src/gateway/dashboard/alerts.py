@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 async def check_once(runtime: Runtime, monitor: AlertMonitor) -> int:
     """One evaluation; returns how many alerts were sent."""
     stats = await queues_with_waits(runtime)
-    waits = {q.name: q.oldest_wait_seconds or 0.0 for q in stats}
+    # A paused queue's jobs wait on purpose: no long-wait alert for it.
+    waits = {q.name: q.oldest_wait_seconds or 0.0 for q in stats if not q.paused}
     failed = await runtime.failed_jobs.counts()
     fired = await monitor.evaluate(waits, failed, [q.name for q in stats])
     return len(fired)

@@ -10,19 +10,22 @@ from typing import Any
 import httpx
 from common.alerts import Alert, AlertMonitor
 from common.failed_jobs import FailedJob
-from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, WorkerStatus
+from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
+from common.queue_control import paused_queues
 from common.runtime import Runtime
 from common.web import Section
 from pydantic import BaseModel
 
-from ..ops.queues import QueueStats, queue_stats
+from ..ops.queues import QueueStats, mark_paused, queue_stats
 
 log = logging.getLogger(__name__)
 
 
 async def queues_with_waits(runtime: Runtime) -> list[QueueStats]:
-    """Queue stats, with the oldest job's wait estimated where RabbitMQ gives none."""
+    """Queue stats, with the oldest job's wait estimated where RabbitMQ gives none, and
+    whether each is paused."""
     stats = await queue_stats(runtime.settings)
+    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
     lifecycle = LifecycleStore(runtime.redis, runtime.settings)
     waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
     for q in stats:
@@ -37,6 +40,8 @@ class Snapshot(BaseModel):
     workers: list[WorkerStatus] = []
     minutes: list[MinuteStats] = []
     recent: list[JobRecord] = []
+    recent_count: int = 0  # in the recent list's window; silenced jobs are not
+    monitored: list[MonitoredTag] = []
     failed: list[FailedJob] = []
     failed_total: int = 0
     # Each domain's dashboard panels, by name (templates dashboard/sections/<name>.html).
@@ -53,6 +58,8 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
         lifecycle.workers(),
         lifecycle.minutes(60),
         lifecycle.recent(50, query),
+        lifecycle.recent_count(),
+        lifecycle.monitored(),
         runtime.failed_jobs.list(limit=50),
         runtime.failed_jobs.count(),
         monitor.recent(10),
@@ -65,6 +72,8 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
         "workers",
         "minutes",
         "recent",
+        "recent_count",
+        "monitored",
         "failed",
         "failed_total",
         "alerts",

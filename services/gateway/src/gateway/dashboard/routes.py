@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Annotated
 
 from common.failed_jobs import FailedJob
-from common.lifecycle import LifecycleStore
 from common.ratelimit import Rate
-from common.runtime import Runtime
 from common.web import RuntimeDep
-from fastapi import APIRouter, Cookie, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -32,9 +30,12 @@ from fastapi.templating import Jinja2Templates
 
 from ..auth.keys import KeyRing
 from ..domains import dashboard_panels
+from ..ops.job_details import job_details
+from .actions import router as actions_router
 from .charts import charts
 from .data import Snapshot, snapshot
-from .session import COOKIE, SESSION_SECONDS, Session, Sessions, csrf_ok
+from .guard import SessionCookie, authorised, session_of, sessions, to_login
+from .session import COOKIE, SESSION_SECONDS
 from .settings import dashboard_settings
 
 PACKAGE = Path(__file__).resolve().parent
@@ -43,23 +44,19 @@ templates.env.filters["clock"] = lambda ts: time.strftime("%H:%M:%S", time.local
 STATIC = PACKAGE / "static"
 STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 # The runtime's sections, then each domain's panels (a template of the same name each).
-SECTIONS = ("queues", "workers", "charts", "recent", "failed", *dashboard_panels(), "alerts")
+SECTIONS = (
+    "queues",
+    "workers",
+    "charts",
+    "recent",
+    "monitored",
+    "failed",
+    *dashboard_panels(),
+    "alerts",
+)
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
-
-SessionCookie = Annotated[str | None, Cookie(alias=COOKIE)]
-
-
-def _sessions(runtime: Runtime) -> Sessions:
-    return Sessions(runtime.redis, runtime.settings.redis_key_prefix)
-
-
-async def _session(runtime: Runtime, session_id: str | None) -> Session | None:
-    return await _sessions(runtime).get(session_id)
-
-
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/dashboard/login", status_code=303)
+router.include_router(actions_router)
 
 
 def render_sections(snap: Snapshot, csrf: str, query: str) -> dict[str, str]:
@@ -94,7 +91,7 @@ async def login(
             {"error": error},
             status_code=401 if user is None else 403,
         )
-    session_id = await _sessions(runtime).create(user.id)
+    session_id = await sessions(runtime).create(user.id)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -110,8 +107,8 @@ async def login(
 
 @router.post("/logout")
 async def logout(runtime: RuntimeDep, session_id: SessionCookie = None) -> Response:
-    await _sessions(runtime).end(session_id)
-    response = _to_login()
+    await sessions(runtime).end(session_id)
+    response = to_login()
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
 
@@ -120,9 +117,9 @@ async def logout(runtime: RuntimeDep, session_id: SessionCookie = None) -> Respo
 async def page(
     request: Request, runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
 ) -> Response:
-    session = await _session(runtime, session_id)
+    session = await session_of(runtime, session_id)
     if session is None:
-        return _to_login()
+        return to_login()
     snap = await snapshot(runtime, dashboard_panels(), q)
     return templates.TemplateResponse(
         request,
@@ -143,7 +140,7 @@ async def sections(
     runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
 ) -> dict[str, str]:
     """The sections as JSON (what the stream pushes; also for polling clients)."""
-    session = await _session(runtime, session_id)
+    session = await session_of(runtime, session_id)
     if session is None:
         raise HTTPException(401, "log in at /dashboard/login")
     return render_sections(await snapshot(runtime, dashboard_panels(), q), session.csrf, q)
@@ -153,7 +150,7 @@ async def sections(
 async def stream(
     request: Request, runtime: RuntimeDep, q: str = "", session_id: SessionCookie = None
 ) -> Response:
-    session = await _session(runtime, session_id)
+    session = await session_of(runtime, session_id)
     if session is None:
         raise HTTPException(401, "log in at /dashboard/login")
     interval = dashboard_settings().dashboard_refresh_seconds
@@ -161,7 +158,7 @@ async def stream(
     async def events() -> AsyncIterator[str]:
         yield "retry: 3000\n\n"
         while not await request.is_disconnected():
-            current = await _session(runtime, session_id)
+            current = await session_of(runtime, session_id)
             if current is None:
                 yield "event: logout\ndata: {}\n\n"
                 return
@@ -182,9 +179,9 @@ async def stream(
 async def failed_job(
     request: Request, runtime: RuntimeDep, failed_id: uuid.UUID, session_id: SessionCookie = None
 ) -> Response:
-    session = await _session(runtime, session_id)
+    session = await session_of(runtime, session_id)
     if session is None:
-        return _to_login()
+        return to_login()
     job: FailedJob = await runtime.failed_jobs.get(failed_id)
     return templates.TemplateResponse(
         request,
@@ -202,22 +199,17 @@ async def failed_job(
 async def job_record(
     request: Request, runtime: RuntimeDep, message_id: str, session_id: SessionCookie = None
 ) -> Response:
-    session = await _session(runtime, session_id)
+    session = await session_of(runtime, session_id)
     if session is None:
-        return _to_login()
-    record = await LifecycleStore(runtime.redis, runtime.settings).get(message_id)
-    if record is None:
+        return to_login()
+    details = await job_details(runtime, message_id, dashboard_settings().jaeger_ui_url)
+    if details is None:
         raise HTTPException(404, f"no record of job {message_id} (kept for the retention window)")
-    return templates.TemplateResponse(request, "dashboard/job.html", {"job": record})
-
-
-async def _authorised(runtime: Runtime, session_id: str | None, csrf: str | None) -> Session:
-    session = await _session(runtime, session_id)
-    if session is None:
-        raise HTTPException(401, "log in at /dashboard/login")
-    if not csrf_ok(session, csrf):
-        raise HTTPException(403, "the form is stale; reload the dashboard")
-    return session
+    return templates.TemplateResponse(
+        request,
+        "dashboard/job.html",
+        {"d": details, "job": details.record, "csrf": session.csrf},
+    )
 
 
 @router.post("/failed/retry")
@@ -227,7 +219,7 @@ async def retry_all(
     queue: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await _authorised(runtime, session_id, csrf)
+    await authorised(runtime, session_id, csrf)
     await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
     return RedirectResponse("/dashboard#failed", status_code=303)
 
@@ -239,7 +231,7 @@ async def retry(
     csrf: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await _authorised(runtime, session_id, csrf)
+    await authorised(runtime, session_id, csrf)
     await runtime.failed_jobs.retry(failed_id, runtime.publisher)
     return RedirectResponse("/dashboard#failed", status_code=303)
 
@@ -251,7 +243,7 @@ async def forget(
     csrf: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await _authorised(runtime, session_id, csrf)
+    await authorised(runtime, session_id, csrf)
     await runtime.failed_jobs.forget(failed_id)
     return RedirectResponse("/dashboard#failed", status_code=303)
 

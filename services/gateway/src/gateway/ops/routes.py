@@ -13,10 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from ..domains import queue_sections
 from .control import router as control_router
+from .jobs import router as jobs_router
 from .queues import QueueStats, mark_paused, queue_stats
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 router.include_router(control_router)
+router.include_router(jobs_router)
 
 
 @router.get("/queues")

@@ -1,7 +1,18 @@
 // Live updates for the Relay dashboard: the server re-renders each section and pushes it
 // over Server-Sent Events; this swaps the HTML in. EventSource reconnects by itself.
+// A form with data-confirm (clear a queue, restart the workers) asks before it posts.
 (function () {
   "use strict";
+  // Delegated, so forms in sections swapped in later ask too.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  }, true);
+  if (!document.getElementById("live")) {
+    return; // a detail page: nothing to keep live
+  }
   var script = document.currentScript;
   var query = script.getAttribute("data-query") || "";
   var live = document.getElementById("live");

@@ -1,0 +1,119 @@
+"""The dashboard's queue-control and monitoring forms: pause, continue, clear a queue,
+restart every worker, pin or unpin a tag. Each posts the session's CSRF token and is
+recorded in the audit log like the same action through the ops API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from common.lifecycle import LifecycleStore
+from common.web import RuntimeDep
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from ..ops.admin_actions import record_admin_action, request_origin
+from ..ops.control import queue_control, work_queue
+from ..ops.jobs import TagToMonitor
+from .guard import SessionCookie, authorised
+
+router = APIRouter()
+
+Csrf = Annotated[str | None, Form()]
+
+
+def _back(section: str) -> Response:
+    return RedirectResponse(f"/dashboard#{section}", status_code=303)
+
+
+@router.post("/queues/{queue}/pause")
+async def pause(
+    queue: str,
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Csrf = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    await queue_control(runtime).pause(work_queue(queue), by=session.user_id)
+    record_admin_action(session.user_id, "queue.pause", queue, request_origin(request))
+    return _back("queues")
+
+
+@router.post("/queues/{queue}/continue")
+async def resume(
+    queue: str,
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Csrf = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    await queue_control(runtime).resume(work_queue(queue))
+    record_admin_action(session.user_id, "queue.continue", queue, request_origin(request))
+    return _back("queues")
+
+
+@router.post("/queues/{queue}/clear")
+async def clear(
+    queue: str,
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Csrf = None,
+    tiers: Annotated[bool, Form()] = False,
+    session_id: SessionCookie = None,
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    removed = await queue_control(runtime).clear(work_queue(queue), tiers=tiers)
+    total = sum(removed.values())
+    record_admin_action(
+        session.user_id,
+        "queue.clear",
+        queue,
+        request_origin(request),
+        removed=total,
+        queues=removed,
+    )
+    return _back("queues")
+
+
+@router.post("/workers/terminate")
+async def terminate(
+    request: Request, runtime: RuntimeDep, csrf: Csrf = None, session_id: SessionCookie = None
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    await queue_control(runtime).terminate()
+    record_admin_action(session.user_id, "workers.terminate", "workers", request_origin(request))
+    return _back("workers")
+
+
+@router.post("/tags")
+async def monitor(
+    request: Request,
+    runtime: RuntimeDep,
+    tag: Annotated[str, Form(max_length=200)],
+    csrf: Csrf = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    try:
+        wanted = TagToMonitor(tag=tag)
+    except ValidationError as invalid:
+        raise HTTPException(422, f"tag: {invalid.errors()[0]['msg']}") from invalid
+    await LifecycleStore(runtime.redis, runtime.settings).monitor(wanted.tag)
+    record_admin_action(session.user_id, "tag.monitor", wanted.tag, request_origin(request))
+    return _back("monitored")
+
+
+@router.post("/tags/stop")
+async def stop_monitoring(
+    request: Request,
+    runtime: RuntimeDep,
+    tag: Annotated[str, Form(max_length=200)],
+    csrf: Csrf = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    session = await authorised(runtime, session_id, csrf)
+    await LifecycleStore(runtime.redis, runtime.settings).stop_monitoring(tag)
+    record_admin_action(session.user_id, "tag.stop_monitoring", tag, request_origin(request))
+    return _back("monitored")

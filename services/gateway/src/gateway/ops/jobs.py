@@ -1,0 +1,67 @@
+"""Jobs and monitored tags in the ops API: `GET /v1/ops/jobs/{message_id}`, `/v1/ops/tags`."""
+
+from __future__ import annotations
+
+import re
+
+from common.lifecycle import LifecycleStore, MonitoredTag
+from common.web import AdminUser, RuntimeDep
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field, field_validator
+
+from ..dashboard.settings import dashboard_settings
+from .admin_actions import record_admin_action, request_origin
+from .job_details import JobDetails, job_details
+
+router = APIRouter()
+
+_TAG = re.compile(r"^[\w.-]+:\S+$")
+
+
+class TagToMonitor(BaseModel):
+    tag: str = Field(max_length=200, examples=["campaign:4f0c…", "user:42"])
+
+    @field_validator("tag")
+    @classmethod
+    def name_value(cls, value: str) -> str:
+        value = value.strip()
+        if not _TAG.match(value):
+            raise ValueError("a tag is `name:value`, as the dashboard shows them (user:42)")
+        return value
+
+
+@router.get("/jobs/{message_id}")
+async def job(message_id: str, admin: AdminUser, runtime: RuntimeDep) -> JobDetails:
+    """A job's latest record, every attempt with its error, duration and spans."""
+    details = await job_details(runtime, message_id, dashboard_settings().jaeger_ui_url)
+    if details is None:
+        raise HTTPException(
+            404, f"no record of job {message_id}: records are kept for the retention window"
+        )
+    return details
+
+
+@router.get("/tags")
+async def monitored_tags(admin: AdminUser, runtime: RuntimeDep) -> list[MonitoredTag]:
+    """The monitored tags, with the jobs done and failed under each since it was pinned."""
+    return await LifecycleStore(runtime.redis, runtime.settings).monitored()
+
+
+@router.post("/tags", status_code=201)
+async def monitor_tag(
+    body: TagToMonitor, admin: AdminUser, runtime: RuntimeDep, request: Request
+) -> MonitoredTag:
+    """Pin a tag: its jobs are kept LIFECYCLE_MONITORED_SECONDS and counted."""
+    await LifecycleStore(runtime.redis, runtime.settings).monitor(body.tag)
+    record_admin_action(admin.id, "tag.monitor", body.tag, request_origin(request))
+    return MonitoredTag(tag=body.tag)
+
+
+@router.delete("/tags/{tag}", status_code=204)
+async def stop_monitoring_tag(
+    tag: str, admin: AdminUser, runtime: RuntimeDep, request: Request
+) -> Response:
+    if not await LifecycleStore(runtime.redis, runtime.settings).stop_monitoring(tag):
+        raise HTTPException(404, f"{tag} is not monitored; GET /v1/ops/tags lists them")
+    record_admin_action(admin.id, "tag.stop_monitoring", tag, request_origin(request))
+    return Response(status_code=204)
