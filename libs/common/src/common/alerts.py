@@ -1,7 +1,7 @@
 """Alerts: a queue's oldest job waiting too long, or its failed jobs growing.
 
-An alert is logged as a warning and POSTed as JSON to ALERT_WEBHOOK_URL when set (the
-body has a `text` field, so a Slack or Mattermost incoming webhook shows it as is). The
+An alert is logged as a warning, listed on the dashboard and sent to the channels that
+are set (common.alert_channels: JSON webhook, Slack incoming webhook, e-mail). The
 same alert (kind + queue) fires at most once per ALERT_COOLDOWN across every replica
 that evaluates it: the first to `SET NX` the alert's Redis key with that expiry sends it.
 """
@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+from . import alert_channels
 from .settings import RuntimeSettings
 
 log = logging.getLogger("relay.alerts")
@@ -107,23 +108,8 @@ class AlertMonitor:
         recent = self.base + "recent"
         await self.redis.lpush(recent, alert.model_dump_json())
         await self.redis.ltrim(recent, 0, _RECENT_KEPT - 1)
-        if self.settings.alert_webhook_url:
-            await self._post(alert)
+        await alert_channels.deliver(alert, self.settings, self.client)
         return True
-
-    async def _post(self, alert: Alert) -> None:
-        client = self.client or httpx.AsyncClient(timeout=5)
-        try:
-            response = await client.post(
-                self.settings.alert_webhook_url, json=alert.model_dump(mode="json")
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            # The alert is still logged and listed on the dashboard.
-            log.error("alert webhook failed", extra={"error": repr(error), "queue": alert.queue})
-        finally:
-            if self.client is None:
-                await client.aclose()
 
     async def recent(self, limit: int = 20) -> list[Alert]:
         """The latest alerts sent, newest first (for the dashboard)."""

@@ -68,6 +68,10 @@ class RuntimeSettings(BaseSettings):
     silenced_jobs: Annotated[list[str], NoDecode] = []
     alert_wait_seconds: float = Field(default=60.0, gt=0)
     alert_webhook_url: str = ""
+    # Slack incoming webhook (its own format), and e-mail addresses (comma separated, sent
+    # through SMTP_HOST / SMTP_PORT / MAIL_FROM) that get every alert too.
+    alert_slack_webhook_url: str = ""
+    alert_email_to: Annotated[list[str], NoDecode] = []
     alert_cooldown: float = Field(default=300.0, ge=0)
     alert_check_interval: float = Field(default=15.0, gt=0)
 
@@ -83,7 +87,7 @@ class RuntimeSettings(BaseSettings):
     def split_delays(cls, value: object) -> object:
         return _parse_delays(value)
 
-    @field_validator("silenced_jobs", mode="before")
+    @field_validator("silenced_jobs", "alert_email_to", mode="before")
     @classmethod
     def split_names(cls, value: object) -> object:
         if isinstance(value, str):

@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
+from common import tracing
+from common.smtp import smtp_span_attributes
 
 from .settings import TournamentSettings
 
@@ -41,17 +43,22 @@ def _permanent(code: int) -> bool:
 
 async def send(settings: TournamentSettings, message: EmailMessage) -> None:
     """Deliver `message` to the configured server; raise TransientSmtpError or RejectedEmail."""
+    # aiosmtplib has no instrumentation: the send is a span of its own under the job's.
+    span = tracing.client_span(
+        "smtp send", smtp_span_attributes(settings.smtp_host, settings.smtp_port, 1)
+    )
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password or None,
-            use_tls=settings.smtp_security == "tls",
-            start_tls=settings.smtp_security == "starttls",
-            timeout=settings.smtp_timeout,
-        )
+        with span:
+            await aiosmtplib.send(
+                message,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username or None,
+                password=settings.smtp_password or None,
+                use_tls=settings.smtp_security == "tls",
+                start_tls=settings.smtp_security == "starttls",
+                timeout=settings.smtp_timeout,
+            )
     except aiosmtplib.SMTPRecipientsRefused as refused:
         # One recipient per job, so one refusal; its code decides (550 no such user vs
         # 450 mailbox busy).
