@@ -25,6 +25,7 @@ class Demo(Job):
     sleep: float = 0.0
     fail: bool = False
     campaign_id: str | None = None
+    note: str = ""  # added to the failure's message
 
 
 def broken_flag(settings: RuntimeSettings) -> str:
@@ -36,7 +37,7 @@ async def demo(job: Demo, ctx: JobContext) -> None:
     if job.sleep:
         await asyncio.sleep(job.sleep)
     if job.fail and await ctx.runtime.redis.exists(broken_flag(ctx.runtime.settings)):
-        raise Permanent(f"demo job {job.n} rejected by the provider")
+        raise Permanent(f"demo job {job.n} rejected by the provider{job.note}")
 
 
 async def main() -> None:

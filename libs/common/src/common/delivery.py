@@ -230,7 +230,7 @@ class Worker:
                 job = route.model.model_validate_json(message.body)
             except (ValidationError, ValueError) as invalid:
                 outcome, error = "failed", f"invalid payload: {invalid}"
-                await self._settler.bury(queue, message, envelope, error, "")
+                await self._settler.bury(queue, message, envelope, error, "", invalid)
                 return
             with tracing.consumer_span(queue.name, envelope) as span:
                 trace_id, span_id = tracing.span_ids(span)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from . import error_reports
 from .envelope import Envelope, Job, job_type
 from .retry_tiers import max_attempts, retry_delay, tier_for, tier_headers
 from .runtime import Runtime
@@ -110,13 +111,22 @@ class JobContext:
 
     async def bury(self, part: Job, *, message_id: str, error: str, attempts: int) -> None:
         """Record `part` in the failed-job store of this queue; a retry republishes it here."""
+        envelope = self._part_envelope(part, message_id, attempts)
         await self.runtime.failed_jobs.add(
             queue=self.queue.name,
-            envelope=self._part_envelope(part, message_id, attempts),
+            envelope=envelope,
             body=part.model_dump_json().encode(),
             error=error,
             traceback="",
             attempts=attempts,
+        )
+        error_reports.job_died(
+            None,
+            error,
+            queue=self.queue.name,
+            job_type=envelope.job_type,
+            message_id=message_id,
+            attempt=attempts,
         )
 
     def _part_envelope(self, part: Job, message_id: str, attempt: int) -> Envelope:

@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from . import db
+from .error_reports import setup_error_reports
 from .failed_jobs import FailedJobStore
 from .logs import configure_logging
 from .publisher import Publisher
@@ -58,6 +59,7 @@ class Runtime:
         """Configure logs and traces, migrate, and connect, waiting for each service."""
         configure_logging(settings.log_level, settings.log_format)
         setup_tracing(settings.otel_service_name or service, settings.otel_traces_exporter)
+        setup_error_reports(settings.sentry_dsn, service)
         await db.migrate_when_ready(settings.database_url)
         pool = await db.create_pool(settings.database_url)
         redis = await connect_redis(settings.redis_url)

@@ -48,6 +48,8 @@ class RuntimeSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     metrics_port: int = 0
+    # Sentry DSN: unhandled errors and dead jobs are reported (scrubbed); empty = no Sentry.
+    sentry_dsn: str = ""
 
     # Ops (docs/ops.md): autoscaled prefetch, dashboard lifecycle records, alerts.
     worker_autoscale: bool = True

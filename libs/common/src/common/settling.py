@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import error_reports
 from .acks import BatchedAcks
 from .envelope import Envelope, Job
 from .errors import Permanent, RetryLater
@@ -96,17 +97,17 @@ class Settler:
                 return "delayed", f"infrastructure unavailable: {trouble!r}"
             except Permanent as permanent:
                 error = f"{type(permanent).__name__}: {permanent}"
-                await self.bury(queue, message, envelope, error, traceback.format_exc())
+                await self.bury(queue, message, envelope, error, traceback.format_exc(), permanent)
                 return "failed", error
-            except TimeoutError:
+            except TimeoutError as timed_out:
                 error = f"timed out after {timeout:g}s"
                 return await self._fail_attempt(
-                    queue, message, envelope, error, traceback.format_exc()
+                    queue, message, envelope, error, traceback.format_exc(), timed_out
                 )
             except Exception as failure:
                 error = f"{type(failure).__name__}: {failure}"
                 return await self._fail_attempt(
-                    queue, message, envelope, error, traceback.format_exc()
+                    queue, message, envelope, error, traceback.format_exc(), failure
                 )
             self.finish(queue.name, message)
             return "done", None
@@ -125,8 +126,9 @@ class Settler:
         envelope: Envelope,
         error: str,
         trace: str,
+        exception: BaseException | None = None,
     ) -> None:
-        """Record `message` in the failed-job store, then ack it."""
+        """Record `message` in the failed-job store, then ack it (and report it to Sentry)."""
         await self.runtime.failed_jobs.add(
             queue=queue.name,
             envelope=envelope,
@@ -136,6 +138,14 @@ class Settler:
             attempts=envelope.attempt,
         )
         self.finish(queue.name, message)
+        error_reports.job_died(
+            exception,
+            error,
+            queue=queue.name,
+            job_type=envelope.job_type,
+            message_id=envelope.message_id,
+            attempt=envelope.attempt,
+        )
 
     async def _fail_attempt(
         self,
@@ -144,9 +154,10 @@ class Settler:
         envelope: Envelope,
         error: str,
         trace: str,
+        exception: BaseException,
     ) -> tuple[str, str | None]:
         if envelope.attempt >= max_attempts(queue, self.settings):
-            await self.bury(queue, message, envelope, error, trace)
+            await self.bury(queue, message, envelope, error, trace, exception)
             return "failed", error
         delay = retry_delay(queue, self.settings, envelope.attempt)
         await self._send_to_tier(message, RetryTier(queue.name, delay), envelope.attempt + 1, error)

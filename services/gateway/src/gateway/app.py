@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from common.error_reports import setup_error_reports
 from common.errors import BrokerUnavailable
 from common.runtime import Runtime
 from fastapi import FastAPI
@@ -29,6 +30,8 @@ BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = [watch_alerts
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
+    # Before the app exists: sentry-sdk hooks Starlette's error handling as it is built.
+    setup_error_reports(settings.sentry_dsn, "gateway")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
