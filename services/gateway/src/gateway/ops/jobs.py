@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from common.lifecycle import LifecycleStore, MonitoredTag
+from common.lifecycle import JobRecord, LifecycleStore, MonitoredTag
 from common.web import AdminUser, RuntimeDep
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from ..dashboard.settings import dashboard_settings
@@ -28,6 +28,17 @@ class TagToMonitor(BaseModel):
         if not _TAG.match(value):
             raise ValueError("a tag is `name:value`, as the dashboard shows them (user:42)")
         return value
+
+
+@router.get("/jobs")
+async def search_jobs(
+    admin: AdminUser,
+    runtime: RuntimeDep,
+    q: str = Query("", max_length=200, description="message id, tag (sms:ID, user:U) or bare id"),
+    limit: int = Query(50, ge=1, le=500),
+) -> list[JobRecord]:
+    """Recent jobs, newest first, or those matching `q` (the dashboard's search)."""
+    return await LifecycleStore(runtime.redis, runtime.settings).recent(limit, q)
 
 
 @router.get("/jobs/{message_id}")

@@ -1,0 +1,55 @@
+"""A job's spans: every query, provider call and Redis command of an SMS send hangs under
+its `consume sms.send` span, and its page (the ops API's view of it) lists them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fakes.sms_provider import FakeProvider
+from tests.fakes.sms_support import start_sms, wait_for_status
+from tests.support import ADMIN_KEY, Stack, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sms_send_job_lists_its_query_provider_and_redis_spans_under_its_consume_span(
+    stack: Stack,
+) -> None:
+    with FakeProvider() as fake:
+        start_sms(stack, fake, OTEL_TRACES_EXPORTER="memory")
+        with stack.client() as client, stack.client(ADMIN_KEY) as admin:
+            sent = client.post("/v1/sms", json={"to": "+24177000001", "message": "Bonjour"})
+            assert sent.status_code == 202, sent.text
+            sms_id = sent.json()["id"]
+            wait_for_status(client, sms_id, "sent")
+
+            def recorded() -> dict[str, Any]:
+                found = admin.get("/v1/ops/jobs", params={"q": f"sms:{sms_id}"}).json()
+                assert len(found) == 1, found
+                job = found[0]
+                details = admin.get(f"/v1/ops/jobs/{job['id']}").json()
+                assert details["spans"], "the attempt's spans are not recorded yet"
+                return dict(details)
+
+            details = eventually(recorded, timeout=30)
+    spans: list[dict[str, Any]] = details["spans"]
+    [root] = [s for s in spans if s["name"] == "consume sms.send"]
+    assert root["kind"] == "consumer" and details["spans_source"] == "recorded"
+    by_id = {s["span_id"]: s for s in spans}
+    for span in spans:  # every span leads up to the job's consume span
+        walk = span
+        while walk["parent_id"] in by_id:
+            walk = by_id[walk["parent_id"]]
+        assert walk is root, span["name"]
+    systems = {s["attributes"].get("db.system") for s in spans}
+    assert "postgresql" in systems, [s["name"] for s in spans]
+    assert "redis" in systems, [s["name"] for s in spans]
+    [provider_call] = [
+        s
+        for s in spans
+        if "/sms" in str(s["attributes"].get("url.full", s["attributes"].get("http.url", "")))
+    ]
+    assert provider_call["kind"] == "client" and provider_call["status"] == "ok"
+    assert len(details["trace_id"]) == 32
