@@ -2,9 +2,9 @@
 
 - ALERT_WEBHOOK_URL: the alert as JSON `{"kind", "queue", "value", "threshold", "text", "at"}`;
 - ALERT_SLACK_WEBHOOK_URL: Slack's incoming-webhook format (`text` plus Block Kit blocks),
-  like Horizon's `routeSlackNotificationsTo`;
+  where Horizon routed its Slack messages;
 - ALERT_EMAIL_TO: one e-mail to these addresses, through the SMTP settings (SMTP_HOST...),
-  like Horizon's `routeMailNotificationsTo`.
+  where Horizon routed its mail.
 A channel that fails is logged; the others and the dashboard's list still get the alert.
 """
 
@@ -13,18 +13,26 @@ from __future__ import annotations
 import logging
 import time
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import aiosmtplib
 import httpx
+from pydantic import BaseModel
 
 from .settings import RuntimeSettings
 from .smtp import SmtpSettings, send_email
 
-if TYPE_CHECKING:
-    from .alerts import Alert
-
 log = logging.getLogger("relay.alerts")
+
+
+class Alert(BaseModel):
+    kind: Literal["long_wait", "failed_growing"]
+    queue: str
+    value: float
+    threshold: float
+    text: str
+    at: float
+
 
 _TITLES = {"long_wait": "Long wait detected", "failed_growing": "Failed jobs growing"}
 

@@ -11,27 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Literal
 
 import httpx
-from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from . import alert_channels
+from .alert_channels import Alert as Alert
 from .settings import RuntimeSettings
 
 log = logging.getLogger("relay.alerts")
 
 _RECENT_KEPT = 50
-
-
-class Alert(BaseModel):
-    kind: Literal["long_wait", "failed_growing"]
-    queue: str
-    value: float
-    threshold: float
-    text: str
-    at: float
 
 
 class AlertMonitor:
