@@ -20,6 +20,9 @@ class GatewaySettings(RuntimeSettings):
     api_rate_per_minute: int = 6000
     readiness_timeout: float = 2.0
     publish_timeout: float = 3.0
+    # Jaeger's web UI (e.g. http://localhost:16686): a job page links its trace there and
+    # lists the trace's spans from Jaeger's query API. Empty: the spans recorded with the job.
+    jaeger_ui_url: str = ""
 
     @field_validator("api_keys", mode="before")
     @classmethod

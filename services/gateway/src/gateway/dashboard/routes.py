@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from ..auth.keys import KeyRing
 from ..domains import dashboard_panels
 from ..ops.job_details import job_details
+from ..settings import GatewaySettings
 from .actions import router as actions_router
 from .charts import charts
 from .data import Snapshot, snapshot
@@ -202,7 +203,8 @@ async def job_record(
     session = await session_of(runtime, session_id)
     if session is None:
         return to_login()
-    details = await job_details(runtime, message_id, dashboard_settings().jaeger_ui_url)
+    settings: GatewaySettings = request.app.state.settings
+    details = await job_details(runtime, message_id, settings.jaeger_ui_url)
     if details is None:
         raise HTTPException(404, f"no record of job {message_id} (kept for the retention window)")
     return templates.TemplateResponse(

@@ -9,7 +9,7 @@ from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from ..dashboard.settings import dashboard_settings
+from ..deps import Settings
 from .admin_actions import record_admin_action, request_origin
 from .job_details import JobDetails, job_details
 
@@ -42,9 +42,11 @@ async def search_jobs(
 
 
 @router.get("/jobs/{message_id}")
-async def job(message_id: str, admin: AdminUser, runtime: RuntimeDep) -> JobDetails:
+async def job(
+    message_id: str, admin: AdminUser, runtime: RuntimeDep, settings: Settings
+) -> JobDetails:
     """A job's latest record, every attempt with its error, duration and spans."""
-    details = await job_details(runtime, message_id, dashboard_settings().jaeger_ui_url)
+    details = await job_details(runtime, message_id, settings.jaeger_ui_url)
     if details is None:
         raise HTTPException(
             404, f"no record of job {message_id}: records are kept for the retention window"
