@@ -124,7 +124,7 @@ class Worker:
                 return False
             self.paused.add(queue_name)
             tag = self._consumers.pop(queue_name, None)
-            if tag is not None:
+            if tag is not None and not self._settler.stopping:
                 await self._queues[queue_name].cancel(tag)
         return True
 
@@ -181,7 +181,9 @@ class Worker:
         Whatever is still unacked when the connection closes goes back to its queue.
         """
         self._settler.stopping = True
-        for name, tag in list(self._consumers.items()):
+        # No lock: a consumer swap stuck on a dead connection must not hold up the drain.
+        consumers, self._consumers = self._consumers, {}
+        for name, tag in consumers.items():
             with contextlib.suppress(Exception):
                 await self._queues[name].cancel(tag)
         grace = self.settings.worker_grace_seconds if grace is None else grace
