@@ -87,8 +87,9 @@ class QueueControl:
 
     async def resume(self, queue: str) -> bool:
         """Let every worker take jobs from `queue` again; False if it was not paused."""
-        await self.ready(queue)
         removed = await self.redis.hdel(self.keys.paused, queue)
+        if not removed:
+            await self.ready(queue)  # NotFound for a queue RabbitMQ does not have
         await self._broadcast(ControlCommand(action="continue", queue=queue, at=time.time()))
         return bool(removed)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 from common.lifecycle import LifecycleStore
 from common.web import RuntimeDep
 from fastapi import APIRouter, Form, HTTPException, Request, Response
@@ -64,7 +65,14 @@ async def clear(
     session_id: SessionCookie = None,
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
-    removed = await queue_control(runtime).clear(work_queue(queue), tiers=tiers)
+    try:
+        removed = await queue_control(runtime).clear(work_queue(queue), tiers=tiers)
+    except httpx.HTTPError as error:
+        raise HTTPException(
+            503,
+            f"RabbitMQ management API unreachable ({error}): the retry tiers cannot be listed",
+            headers={"Retry-After": "5"},
+        ) from error
     total = sum(removed.values())
     record_admin_action(
         session.user_id,
