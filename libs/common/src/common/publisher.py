@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import aio_pika
+from aio_pika.abc import AbstractChannel as AmqpChannel
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from aiormq.abc import AbstractChannel
@@ -30,7 +31,8 @@ async def declare(
     queues: Iterable[Queue],
     settings: RuntimeSettings,
 ) -> None:
-    """Declare the exchanges, work queues, bindings and retry tiers of `queues` (idempotent)."""
+    """Declare the exchanges, work queues, bindings, retry tiers and parked queues of
+    `queues` (idempotent)."""
     queue_type = settings.rabbitmq_queue_type
     declared: dict[str, aio_pika.abc.AbstractExchange] = {}
     events = await channel.declare_exchange(EVENTS.name, EVENTS.type, durable=True)
@@ -51,6 +53,10 @@ async def declare(
             await channel.declare_queue(
                 tier.name, durable=True, arguments=tier.arguments(queue_type)
             )
+        parked = queue.parked
+        await channel.declare_queue(
+            parked.name, durable=True, arguments=parked.arguments(queue_type)
+        )
 
 
 class Publisher:
@@ -100,6 +106,24 @@ class Publisher:
             except _BROKER_ERRORS as error:
                 await self._discard()
                 raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+
+    @contextlib.asynccontextmanager
+    async def channel(self) -> AsyncIterator[AmqpChannel]:
+        """A channel of its own on the publisher's connection, closed afterwards (e.g. to
+        take messages with basic.get); BrokerUnavailable if RabbitMQ is unreachable."""
+        await self.connect()
+        connection = self._connection
+        if connection is None:
+            raise BrokerUnavailable("RabbitMQ connection lost")
+        try:
+            channel = await connection.channel()
+        except _BROKER_ERRORS as error:
+            raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+        try:
+            yield channel
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def _discard(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

@@ -60,6 +60,12 @@ class RuntimeSettings(BaseSettings):
     alert_cooldown: float = Field(default=300.0, ge=0)
     alert_check_interval: float = Field(default=15.0, gt=0)
 
+    # Dead messages (docs/ops.md, "Parked messages"): how long one waits, unacked and
+    # retrying with backoff, for an unreachable failed-job store before it is parked on
+    # `<queue>.parked`; how often each worker moves parked messages into the store.
+    park_after_seconds: float = Field(default=60.0, ge=0)
+    park_drain_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("job_retry_delays", mode="before")
     @classmethod
     def split_delays(cls, value: object) -> object:
