@@ -20,10 +20,11 @@ from aio_pika.abc import AbstractChannel
 
 from .envelope import Envelope
 from .errors import BrokerUnavailable
+from .failed_jobs import FailedJobStore
 from .parking import PARKED_ERROR, PARKED_REASON, PARKED_TRACE
-from .runtime import Runtime
+from .publisher import Publisher
 from .safe_text import decoded
-from .topology import Queue, all_queues
+from .topology import Queue, QueueType, all_queues
 
 log = logging.getLogger("relay.jobs")
 
@@ -31,19 +32,23 @@ log = logging.getLogger("relay.jobs")
 DRAIN_LIMIT = 1000
 
 
-async def drain_parked(runtime: Runtime, queues: Iterable[Queue] | None = None) -> int:
-    """Move parked messages of `queues` (default: every registered queue) into the
-    failed-job store; returns how many. Never raises: a drain is an opportunity."""
+async def drain_parked(
+    store: FailedJobStore, publisher: Publisher, queues: Iterable[Queue] | None = None
+) -> int:
+    """Move parked messages of `queues` (default: every registered queue) into `store`
+    through `publisher`'s connection; returns how many. Never raises: a drain is an
+    opportunity."""
     try:
         async with asyncio.timeout(5):
-            await runtime.pool.fetchval("SELECT 1")
+            await store.pool.fetchval("SELECT 1")
     except Exception:
         return 0  # the store is not back yet: nothing is touched
+    queue_type = publisher.settings.rabbitmq_queue_type
     try:
-        async with runtime.publisher.channel() as channel:
+        async with publisher.channel() as channel:
             moved = 0
             for queue in all_queues() if queues is None else queues:
-                moved += await _drain_one(runtime, channel, queue)
+                moved += await _drain_one(store, channel, queue, queue_type)
             return moved
     except (TimeoutError, BrokerUnavailable, OSError) as trouble:
         log.debug("parked queues not drained", extra={"error": repr(trouble)})
@@ -53,12 +58,14 @@ async def drain_parked(runtime: Runtime, queues: Iterable[Queue] | None = None) 
         return 0
 
 
-async def _drain_one(runtime: Runtime, channel: AbstractChannel, work: Queue) -> int:
+async def _drain_one(
+    store: FailedJobStore, channel: AbstractChannel, work: Queue, queue_type: QueueType
+) -> int:
     # Declared, not looked up: a process that never declared this queue drains nothing
     # instead of losing its channel to a 404.
     spec, queue = work.parked, work.name
     parked = await channel.declare_queue(
-        spec.name, durable=True, arguments=spec.arguments(runtime.settings.rabbitmq_queue_type)
+        spec.name, durable=True, arguments=spec.arguments(queue_type)
     )
     moved = 0
     while moved < DRAIN_LIMIT:
@@ -70,7 +77,7 @@ async def _drain_one(runtime: Runtime, channel: AbstractChannel, work: Queue) ->
         error = decoded(headers.get(PARKED_ERROR) or "parked")
         reason = decoded(headers.get(PARKED_REASON) or "")
         try:
-            await runtime.failed_jobs.add(
+            await store.add(
                 queue=queue,
                 envelope=envelope,
                 body=message.body,

@@ -80,5 +80,5 @@ async def run_worker(
 async def _unpark_forever(runtime: Runtime, queues: Iterable[Queue]) -> None:
     """Move this worker's parked messages into the failed-job store, now and then."""
     while True:
-        await drain_parked(runtime, queues)
+        await drain_parked(runtime.failed_jobs, runtime.publisher, queues)
         await asyncio.sleep(runtime.settings.park_drain_seconds)

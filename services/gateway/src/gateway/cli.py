@@ -32,7 +32,7 @@ from rich.live import Live
 from rich.table import Table
 
 from .auth.keys import create_key
-from .ops.queues import queue_stats
+from .ops.queues import queue_stats, unpark
 from .settings import GatewaySettings
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(failed_app, name="failed")
 app.add_typer(keys_app, name="keys")
 console = Console()
+notes = Console(stderr=True)  # side remarks, kept out of --json output
 T = TypeVar("T")
 
 
@@ -63,6 +64,13 @@ async def _store(settings: GatewaySettings) -> FailedJobStore:
     return FailedJobStore(await db.create_pool(settings.database_url, min_size=1, max_size=4))
 
 
+async def _unpark(settings: GatewaySettings, store: FailedJobStore, publisher: Publisher) -> None:
+    """Parked messages are listed and retried with the failed jobs: move them in first."""
+    moved = await unpark(settings, store, publisher)
+    if moved:
+        notes.print(f"{moved} parked message(s) moved into the failed jobs")
+
+
 @failed_app.command("list")
 def failed_list(
     queue: Annotated[str | None, typer.Option(help="Only this queue")] = None,
@@ -73,6 +81,11 @@ def failed_list(
 
     async def work(settings: GatewaySettings) -> None:
         store = await _store(settings)
+        publisher = Publisher(settings, all_queues())
+        try:
+            await _unpark(settings, store, publisher)
+        finally:
+            await publisher.close()
         jobs = await store.list(queue, limit)
         total = await store.count(queue)
         await store.pool.close()
@@ -111,7 +124,10 @@ def failed_retry(
         store = await _store(settings)
         publisher = Publisher(settings, all_queues())
         try:
+            # Connected (and the topology declared) before any publish starts its timeout.
+            await publisher.connect()
             if all_jobs:
+                await _unpark(settings, store, publisher)
                 count = await store.retry_all(publisher, queue)
                 console.print(f"{count} failed job(s) pushed back onto their queues")
             else:
