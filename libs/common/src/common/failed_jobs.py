@@ -23,9 +23,12 @@ from .safe_text import body_preview, jsonable, preview_payload, storable
 
 # Every column but the body, which may be megabytes: listings never read it.
 _COLUMNS = """
-    id, queue, job_type, message_id, correlation_id, payload, payload_exact, body_size,
+    id, queue, job_type, message_id, correlation_id, payload, payload_exact,
+    coalesce(body_size, octet_length(payload)) AS body_size,
     headers, error, traceback, attempts, failed_at
 """
+# A row without `body` (written before bodies were kept as bytes) has its payload's text.
+_BODY = "coalesce(body, convert_to(payload, 'UTF8'))"
 # A retry-all batch reads bodies up to about this many bytes at once (at least one job).
 _RETRY_BATCH_BYTES = 16 * 1024 * 1024
 
@@ -148,7 +151,7 @@ class FailedJobStore:
     async def body(self, failed_id: uuid.UUID) -> bytes:
         """The failed job's exact bytes, as they were delivered."""
         body = await self.pool.fetchval(
-            "SELECT body FROM runtime.failed_jobs WHERE id = $1", failed_id
+            f"SELECT {_BODY} FROM runtime.failed_jobs WHERE id = $1", failed_id
         )
         if body is None:
             raise NotFound(f"no failed job {failed_id}")
@@ -173,7 +176,9 @@ class FailedJobStore:
         """
         async with self.pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
-                "SELECT * FROM runtime.failed_jobs WHERE id = $1 FOR UPDATE SKIP LOCKED", failed_id
+                f"SELECT *, {_BODY} AS exact_body FROM runtime.failed_jobs"
+                " WHERE id = $1 FOR UPDATE SKIP LOCKED",
+                failed_id,
             )
             if row is None:
                 raise NotFound(f"no failed job {failed_id} (or it is being retried)")
@@ -191,7 +196,8 @@ class FailedJobStore:
             async with self.pool.acquire() as connection, connection.transaction():
                 sizes = await connection.fetch(
                     """
-                    SELECT id, body_size FROM runtime.failed_jobs
+                    SELECT id, coalesce(body_size, octet_length(payload)) AS body_size
+                    FROM runtime.failed_jobs
                     WHERE ($1::text IS NULL OR queue = $1)
                     ORDER BY failed_at LIMIT 500 FOR UPDATE SKIP LOCKED
                     """,
@@ -200,7 +206,8 @@ class FailedJobStore:
                 if not sizes:
                     return retried
                 rows = await connection.fetch(
-                    "SELECT * FROM runtime.failed_jobs WHERE id = ANY($1::uuid[])",
+                    f"SELECT *, {_BODY} AS exact_body FROM runtime.failed_jobs"
+                    " WHERE id = ANY($1::uuid[])",
                     _within_budget(sizes, _RETRY_BATCH_BYTES),
                 )
                 await asyncio.gather(*(_republish(row, publisher) for row in rows))
@@ -242,4 +249,4 @@ async def _republish(row: asyncpg.Record, publisher: Publisher) -> None:
     # Straight to the work queue through the default exchange: a retried job goes back
     # where it failed even if its routing has changed since; its body is the exact bytes
     # that were delivered, in the runtime's own envelope.
-    await publisher.publish_body("", row["queue"], bytes(row["body"]), envelope.properties())
+    await publisher.publish_body("", row["queue"], bytes(row["exact_body"]), envelope.properties())

@@ -7,6 +7,7 @@ relay failed flush [--queue Q]     php artisan queue:flush
 relay queues                       depths, rates, consumers
 relay top                          live view of the queues (Horizon's dashboard in a terminal)
 relay keys create --user U [--admin]
+relay prune                        delete records older than their RETENTION_* setting
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from common.errors import BrokerUnavailable, NotFound
 from common.failed_jobs import FailedJobStore
 from common.lifecycle import LifecycleStore
 from common.publisher import Publisher
-from common.runtime import connect_redis
+from common.retention import Pruned, RetentionSettings, prune
+from common.runtime import Runtime, connect_redis
 from common.topology import all_queues
 from rich.console import Console, Group
 from rich.live import Live
@@ -277,6 +279,31 @@ def keys_create(
     key = _run(work)
     console.print(f"API key for user {user}{' (admin)' if admin else ''}: ", end="")
     print(key)
+
+
+@app.command("prune")
+def prune_now() -> None:
+    """Delete records older than their RETENTION_* setting, now (the gateway does it every
+    PRUNE_EVERY_SECONDS): processed messages, idempotency keys, dashboard records,
+    attempt logs, SSE replay rows, failed jobs."""
+
+    async def work(settings: GatewaySettings) -> list[Pruned]:
+        runtime = await Runtime.start(settings, "relay-cli", queues=(), wait_for_broker=False)
+        try:
+            return await prune(runtime, RetentionSettings())
+        finally:
+            await runtime.close()
+
+    results = _run(work)
+    table = Table(title="Pruned")
+    for column in ("Records", "Kind", "Older than (days)", "Deleted"):
+        table.add_column(column, justify="right" if column == "Deleted" else "left")
+    for result in results:
+        deleted = f"[red]{result.error}[/red]" if result.error else str(result.deleted)
+        table.add_row(result.rule, result.kind, f"{result.days:g}", deleted)
+    console.print(table)
+    if any(result.error for result in results):
+        raise typer.Exit(1)
 
 
 def _uuid(value: str | None) -> uuid.UUID:

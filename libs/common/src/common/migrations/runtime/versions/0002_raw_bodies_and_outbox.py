@@ -17,15 +17,12 @@ down_revision = "runtime_0001"
 def upgrade() -> None:
     op.execute(
         """
+        -- Null in rows written before (or by a writer that knows only `payload`): their
+        -- body is the payload's text, which the store reads in its place.
         ALTER TABLE runtime.failed_jobs
             ADD COLUMN body bytea,
             ADD COLUMN body_size int,
             ADD COLUMN payload_exact boolean NOT NULL DEFAULT true;
-        UPDATE runtime.failed_jobs
-            SET body = convert_to(payload, 'UTF8'), body_size = octet_length(payload);
-        ALTER TABLE runtime.failed_jobs
-            ALTER COLUMN body SET NOT NULL,
-            ALTER COLUMN body_size SET NOT NULL;
 
         -- Jobs written in the same transaction as the rows that cause them and published
         -- after commit; a row still here after a while was not confirmed and is swept.
