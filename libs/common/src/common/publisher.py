@@ -23,7 +23,16 @@ from .topology import EVENTS, Exchange, Queue, exchange_of
 
 log = logging.getLogger(__name__)
 
-_BROKER_ERRORS = (AMQPError, AiormqError, OSError, ConnectionError, asyncio.TimeoutError)
+# aiormq answers "<Connection ...> closed" with a plain RuntimeError when a channel is asked
+# of a connection the broker dropped (a reset, not a clean close): broker trouble too.
+_BROKER_ERRORS = (
+    AMQPError,
+    AiormqError,
+    OSError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    RuntimeError,
+)
 
 
 async def declare(
@@ -189,8 +198,8 @@ class Publisher:
             except (DeliveryError, PublishError) as error:
                 raise BrokerUnavailable(f"RabbitMQ refused the message: {error!r}") from error
             except _BROKER_ERRORS as error:
-                if isinstance(error, asyncio.TimeoutError):
-                    # The connection may be wedged mid-reconnect; start afresh next time.
+                if isinstance(error, asyncio.TimeoutError | RuntimeError):
+                    # The connection may be wedged mid-reconnect, or dropped; start afresh.
                     await self._discard()
                 raise BrokerUnavailable(f"RabbitMQ did not confirm: {error!r}") from error
 
