@@ -26,6 +26,7 @@ from sms.contracts import (
 )
 from sms.domain import (
     ProviderVerdict,
+    apply_receipts,
     chunk_at,
     chunk_size,
     classify_http_status,
@@ -225,3 +226,19 @@ def test_a_batch_never_exceeds_what_a_throttle_can_grant(
         provider_rate=Rate(provider_rate, 1, burst=int(provider_rate)) if provider_rate else None,
     )
     assert sending.batch_limit == limit
+
+
+@pytest.mark.parametrize(
+    ("receipts", "final", "applied"),
+    [
+        ([SmsStatus.delivered], SmsStatus.delivered, [True]),
+        ([SmsStatus.sent, SmsStatus.delivered], SmsStatus.delivered, [False, True]),
+        ([SmsStatus.failed, SmsStatus.delivered], SmsStatus.failed, [True, False]),
+        ([SmsStatus.delivered, SmsStatus.failed], SmsStatus.delivered, [True, False]),
+        ([], SmsStatus.sent, []),
+    ],
+)
+def test_early_receipts_apply_in_arrival_order_and_only_forward(
+    receipts: list[SmsStatus], final: SmsStatus, applied: list[bool]
+) -> None:
+    assert apply_receipts(SmsStatus.sent, receipts) == (final, applied)

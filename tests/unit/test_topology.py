@@ -37,3 +37,10 @@ def test_delay_names_are_stable_for_fractions() -> None:
     assert format_delay(0.2) == "0.2s"
     assert format_delay(10.0) == "10s"
     assert format_delay(1.25) == "1.25s"
+
+
+def test_every_work_queue_has_a_parked_queue_in_the_definitions() -> None:
+    rendered = topology.render_definitions()
+    for queue in topology.all_queues():
+        assert queue.parked.name == f"{queue.name}.parked"
+        assert f'"name": "{queue.name}.parked"' in rendered

@@ -20,11 +20,11 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from opentelemetry.trace import Status, StatusCode
-from pydantic import ValidationError
 
 from . import metrics, tracing
 from .connection import connect_when_ready
 from .envelope import Envelope
+from .intake import Refused, read_job
 from .outcome import JobObserver, JobOutcome
 from .publisher import declare
 from .registry import JobRouter, Route
@@ -220,6 +220,7 @@ class Worker:
 
     async def _process(self, route: Route, message: AbstractIncomingMessage) -> None:
         queue = route.queue
+        # Never raises, whatever the producer sent: every delivery is settled below.
         envelope = Envelope.from_message(message)
         started = time.monotonic()
         enqueued = envelope.enqueued_at()
@@ -229,22 +230,23 @@ class Worker:
         trace_id = span_id = None
         try:
             try:
-                job = route.model.model_validate_json(message.body)
-            except (ValidationError, ValueError) as invalid:
-                outcome, error = "failed", f"invalid payload: {invalid}"
-                await self._settler.bury(queue, message, envelope, error, "", invalid)
+                job = read_job(route.model, queue.name, message)
+            except Refused as refused:
+                # Not retried: the same bytes would be refused again.
+                error = str(refused)
+                outcome = await self._settler.bury(queue, message, envelope, error, "", refused)
                 return
             with tracing.consumer_span(queue.name, envelope) as span:
                 trace_id, span_id = tracing.span_ids(span)
                 outcome, error = await self._run(route, job, message, envelope)
-                if span is not None and outcome in ("failed", "retried"):
+                if span is not None and outcome in ("failed", "retried", "parked"):
                     span.set_status(Status(StatusCode.ERROR, error))
         except Exception as unexpected:
-            # Storing the failure or publishing the retry failed (database or broker
-            # trouble): hand the message back to the queue and try again later.
+            # Publishing a retry or a parked copy failed (broker trouble): hand the
+            # message back to the queue after a pause that grows each time it comes back.
             outcome, error = "requeued", repr(unexpected)
             log.exception("could not settle message; requeueing", extra={"queue": queue.name})
-            await self._settler.requeue(queue.name, message)
+            await self._settler.requeue(queue.name, message, envelope)
         finally:
             duration = time.monotonic() - started
             route.meters.processed(outcome).inc()

@@ -61,12 +61,14 @@ class Envelope:
 
     @classmethod
     def from_message(cls, message: AbstractIncomingMessage) -> Envelope:
-        headers = dict(message.headers or {})
+        """The envelope of a delivery; never raises, whatever a foreign producer sent."""
+        headers = dict(message.headers or {}) if isinstance(message.headers, dict) else {}
         return cls(
-            message_id=message.message_id or str(uuid.uuid4()),
-            job_type=message.type or "",
-            correlation_id=message.correlation_id,
-            attempt=_as_int(headers.get(ATTEMPT), default=1),
+            message_id=_as_str(message.message_id) or str(uuid.uuid4()),
+            job_type=_as_str(message.type) or "",
+            correlation_id=_as_str(message.correlation_id),
+            # At least 1: a negative attempt from a foreign producer must not buy retries.
+            attempt=max(1, _as_int(headers.get(ATTEMPT), default=1)),
             user_id=_as_str(headers.get(USER_ID)),
             idempotency_key=_as_str(headers.get(IDEMPOTENCY_KEY)),
             headers=headers,
@@ -92,6 +94,8 @@ def job_type(model: type[BaseModel]) -> str:
 
 
 def _as_int(value: object, default: int) -> int:
+    if isinstance(value, bool):
+        return default
     if isinstance(value, int):
         return value
     if isinstance(value, bytes | str):
@@ -106,5 +110,5 @@ def _as_str(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode("utf-8", "backslashreplace")
     return str(value)

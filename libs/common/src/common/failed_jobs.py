@@ -1,4 +1,8 @@
-"""The failed-job store: Laravel's `failed_jobs`, with list / retry / forget / flush."""
+"""The failed-job store: Laravel's `failed_jobs`, with list / retry / forget / flush.
+
+A dead job keeps its exact bytes (`body`, republished byte for byte by a retry) and a safe
+text preview (`payload`), so any message can be stored, whatever its body or headers.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,18 @@ from . import tracing
 from .envelope import ATTEMPT, ENQUEUED_AT, RETRIED_FROM, Envelope
 from .errors import NotFound
 from .publisher import Publisher
+from .safe_text import body_preview, jsonable, preview_payload, storable
+
+# Every column but the body, which may be megabytes: listings never read it.
+_COLUMNS = """
+    id, queue, job_type, message_id, correlation_id, payload, payload_exact,
+    coalesce(body_size, octet_length(payload)) AS body_size,
+    headers, error, traceback, attempts, failed_at
+"""
+# A row without `body` (written before bodies were kept as bytes) has its payload's text.
+_BODY = "coalesce(body, convert_to(payload, 'UTF8'))"
+# A retry-all batch reads bodies up to about this many bytes at once (at least one job).
+_RETRY_BATCH_BYTES = 16 * 1024 * 1024
 
 
 class FailedJob(BaseModel):
@@ -26,15 +42,11 @@ class FailedJob(BaseModel):
     traceback: str
     attempts: int
     failed_at: datetime
+    # The body as JSON when it is short UTF-8 JSON, else a text preview (see `preview`).
     payload: Any
     headers: dict[str, Any]
-
-
-def _payload(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    size: int = 0  # the body's length in bytes
+    preview: bool = False  # true when `payload` only previews the body (binary, long, ...)
 
 
 def _row(row: asyncpg.Record) -> FailedJob:
@@ -47,16 +59,11 @@ def _row(row: asyncpg.Record) -> FailedJob:
         traceback=row["traceback"],
         attempts=row["attempts"],
         failed_at=row["failed_at"],
-        payload=_payload(row["payload"]),
+        payload=preview_payload(row["payload"], row["payload_exact"]),
         headers=json.loads(row["headers"]),
+        size=row["body_size"],
+        preview=not row["payload_exact"],
     )
-
-
-def _jsonable_headers(headers: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value.decode(errors="replace") if isinstance(value, bytes) else value
-        for key, value in headers.items()
-    }
 
 
 class FailedJobStore:
@@ -75,24 +82,32 @@ class FailedJobStore:
         traceback: str,
         attempts: int,
     ) -> uuid.UUID:
-        """Record a dead job; the message may be acked once this returns."""
+        """Record a dead job; the message may be acked once this returns.
+
+        Whatever the message carries is storable: the body as bytes, every text made safe.
+        """
         failed_id = uuid.uuid4()
+        preview, exact = body_preview(body)
+        correlation_id = envelope.correlation_id
         await self.pool.execute(
             """
             INSERT INTO runtime.failed_jobs
-                (id, queue, job_type, message_id, correlation_id, payload, headers,
-                 error, traceback, attempts)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)
+                (id, queue, job_type, message_id, correlation_id, payload, payload_exact,
+                 body, body_size, headers, error, traceback, attempts)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
             """,
             failed_id,
-            queue,
-            envelope.job_type,
-            envelope.message_id,
-            envelope.correlation_id,
-            body.decode(errors="replace"),
-            json.dumps(_jsonable_headers(envelope.headers), default=str),
-            error,
-            traceback,
+            storable(queue, 255),
+            storable(envelope.job_type, 255),
+            storable(envelope.message_id, 255),
+            None if correlation_id is None else storable(correlation_id, 255),
+            preview,
+            exact,
+            body,
+            len(body),
+            json.dumps(jsonable(envelope.headers)),
+            storable(error, 10_000),
+            storable(traceback, 50_000),
             attempts,
         )
         return failed_id
@@ -101,8 +116,8 @@ class FailedJobStore:
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[FailedJob]:
         rows = await self.pool.fetch(
-            """
-            SELECT * FROM runtime.failed_jobs
+            f"""
+            SELECT {_COLUMNS} FROM runtime.failed_jobs
             WHERE ($1::text IS NULL OR queue = $1)
             ORDER BY failed_at DESC LIMIT $2 OFFSET $3
             """,
@@ -126,7 +141,9 @@ class FailedJobStore:
         return {row["queue"]: int(row["n"]) for row in rows}
 
     async def get(self, failed_id: uuid.UUID) -> FailedJob:
-        row = await self.pool.fetchrow("SELECT * FROM runtime.failed_jobs WHERE id = $1", failed_id)
+        row = await self.pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM runtime.failed_jobs WHERE id = $1", failed_id
+        )
         if row is None:
             raise NotFound(f"no failed job {failed_id}")
         return _row(row)
@@ -139,6 +156,15 @@ class FailedJobStore:
             message_id,
         )
         return None if row is None else _row(row)
+
+    async def body(self, failed_id: uuid.UUID) -> bytes:
+        """The failed job's exact bytes, as they were delivered."""
+        body = await self.pool.fetchval(
+            f"SELECT {_BODY} FROM runtime.failed_jobs WHERE id = $1", failed_id
+        )
+        if body is None:
+            raise NotFound(f"no failed job {failed_id}")
+        return bytes(body)
 
     async def forget(self, failed_id: uuid.UUID) -> None:
         status = await self.pool.execute("DELETE FROM runtime.failed_jobs WHERE id = $1", failed_id)
@@ -159,7 +185,9 @@ class FailedJobStore:
         """
         async with self.pool.acquire() as connection, connection.transaction():
             row = await connection.fetchrow(
-                "SELECT * FROM runtime.failed_jobs WHERE id = $1 FOR UPDATE SKIP LOCKED", failed_id
+                f"SELECT *, {_BODY} AS exact_body FROM runtime.failed_jobs"
+                " WHERE id = $1 FOR UPDATE SKIP LOCKED",
+                failed_id,
             )
             if row is None:
                 raise NotFound(f"no failed job {failed_id} (or it is being retried)")
@@ -167,26 +195,48 @@ class FailedJobStore:
             await connection.execute("DELETE FROM runtime.failed_jobs WHERE id = $1", failed_id)
 
     async def retry_all(self, publisher: Publisher, queue: str | None = None) -> int:
-        """Retry every failed job (of `queue`), in batches; returns how many were requeued."""
+        """Retry every failed job (of `queue`), in batches; returns how many were requeued.
+
+        A batch locks up to 500 jobs but reads bodies only up to about 16 MB at once; the
+        jobs it did not read are unlocked at commit and taken by the next batch.
+        """
         retried = 0
         while True:
             async with self.pool.acquire() as connection, connection.transaction():
-                rows = await connection.fetch(
+                sizes = await connection.fetch(
                     """
-                    SELECT * FROM runtime.failed_jobs
+                    SELECT id, coalesce(body_size, octet_length(payload)) AS body_size
+                    FROM runtime.failed_jobs
                     WHERE ($1::text IS NULL OR queue = $1)
                     ORDER BY failed_at LIMIT 500 FOR UPDATE SKIP LOCKED
                     """,
                     queue,
                 )
-                if not rows:
+                if not sizes:
                     return retried
+                rows = await connection.fetch(
+                    f"SELECT *, {_BODY} AS exact_body FROM runtime.failed_jobs"
+                    " WHERE id = ANY($1::uuid[])",
+                    _within_budget(sizes, _RETRY_BATCH_BYTES),
+                )
                 await asyncio.gather(*(_republish(row, publisher) for row in rows))
                 await connection.execute(
                     "DELETE FROM runtime.failed_jobs WHERE id = ANY($1::uuid[])",
                     [row["id"] for row in rows],
                 )
                 retried += len(rows)
+
+
+def _within_budget(sizes: list[asyncpg.Record], budget: int) -> list[uuid.UUID]:
+    """The leading ids whose bodies add up to at most `budget` bytes (at least one)."""
+    chosen: list[uuid.UUID] = []
+    total = 0
+    for row in sizes:
+        total += row["body_size"]
+        if chosen and total > budget:
+            break
+        chosen.append(row["id"])
+    return chosen
 
 
 async def _republish(row: asyncpg.Record, publisher: Publisher) -> None:
@@ -206,5 +256,6 @@ async def _republish(row: asyncpg.Record, publisher: Publisher) -> None:
         headers=headers,
     )
     # Straight to the work queue through the default exchange: a retried job goes back
-    # where it failed even if its routing has changed since.
-    await publisher.publish_body("", row["queue"], row["payload"].encode(), envelope.properties())
+    # where it failed even if its routing has changed since; its body is the exact bytes
+    # that were delivered, in the runtime's own envelope.
+    await publisher.publish_body("", row["queue"], bytes(row["exact_body"]), envelope.properties())

@@ -14,7 +14,7 @@ class JobOutcome:
     job_type: str
     message_id: str
     attempt: int
-    outcome: str  # done | retried | delayed | failed | duplicate
+    outcome: str  # done | retried | delayed | failed | parked | duplicate | requeued
     duration: float
     wait: float | None
     error: str | None = None

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import aio_pika
+from aio_pika.abc import AbstractChannel as AmqpChannel
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, ChannelPreconditionFailed, DeliveryError, PublishError
 from aiormq.abc import AbstractChannel
@@ -23,7 +24,16 @@ from .topology import CONTROL, EVENTS, Exchange, Queue, exchange_of
 
 log = logging.getLogger(__name__)
 
-_BROKER_ERRORS = (AMQPError, AiormqError, OSError, ConnectionError, asyncio.TimeoutError)
+# aiormq answers "<Connection ...> closed" with a plain RuntimeError when a channel is asked
+# of a connection the broker dropped (a reset, not a clean close): broker trouble too.
+_BROKER_ERRORS = (
+    AMQPError,
+    AiormqError,
+    OSError,
+    ConnectionError,
+    asyncio.TimeoutError,
+    RuntimeError,
+)
 
 
 async def declare(
@@ -31,7 +41,8 @@ async def declare(
     queues: Iterable[Queue],
     settings: RuntimeSettings,
 ) -> None:
-    """Declare the exchanges, work queues, bindings and retry tiers of `queues` (idempotent).
+    """Declare the exchanges, work queues, bindings, retry tiers and parked queues of
+    `queues` (idempotent).
 
     A queue that already exists with other arguments (made under another
     RABBITMQ_QUORUM_SIZE, or by an older version) is used as it is, with a warning:
@@ -56,6 +67,10 @@ async def declare(
                 channel, _ = await _declare_queue(
                     connection, channel, tier.name, tier.arguments(queue_type, quorum_size)
                 )
+            parked = queue.parked
+            channel, _ = await _declare_queue(
+                connection, channel, parked.name, parked.arguments(queue_type, quorum_size)
+            )
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
@@ -127,6 +142,24 @@ class Publisher:
             except _BROKER_ERRORS as error:
                 await self._discard()
                 raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+
+    @contextlib.asynccontextmanager
+    async def channel(self) -> AsyncIterator[AmqpChannel]:
+        """A channel of its own on the publisher's connection, closed afterwards (e.g. to
+        take messages with basic.get); BrokerUnavailable if RabbitMQ is unreachable."""
+        await self.connect()
+        connection = self._connection
+        if connection is None:
+            raise BrokerUnavailable("RabbitMQ connection lost")
+        try:
+            channel = await connection.channel()
+        except _BROKER_ERRORS as error:
+            raise BrokerUnavailable(f"RabbitMQ unreachable: {error!r}") from error
+        try:
+            yield channel
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def _discard(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
@@ -211,8 +244,8 @@ class Publisher:
             except (DeliveryError, PublishError) as error:
                 raise BrokerUnavailable(f"RabbitMQ refused the message: {error!r}") from error
             except _BROKER_ERRORS as error:
-                if isinstance(error, asyncio.TimeoutError):
-                    # The connection may be wedged mid-reconnect; start afresh next time.
+                if isinstance(error, asyncio.TimeoutError | RuntimeError):
+                    # The connection may be wedged mid-reconnect, or dropped; start afresh.
                     await self._discard()
                 raise BrokerUnavailable(f"RabbitMQ did not confirm: {error!r}") from error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from . import db
 from .error_reports import setup_error_reports
 from .failed_jobs import FailedJobStore
 from .logs import configure_logging
+from .outbox import Outbox
 from .publisher import Publisher
 from .ratelimit import RateLimiter
 from .settings import RuntimeSettings
@@ -75,6 +77,11 @@ class Runtime:
             limiter=RateLimiter(redis, settings.redis_key_prefix),
             failed_jobs=FailedJobStore(pool),
         )
+
+    @functools.cached_property
+    def outbox(self) -> Outbox:
+        """Jobs staged with the rows that cause them, published after commit."""
+        return Outbox(self.pool, self.publisher)
 
     async def close(self) -> None:
         await self.publisher.close()

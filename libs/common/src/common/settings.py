@@ -84,6 +84,16 @@ class RuntimeSettings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # Dead messages (docs/ops.md, "Parked messages"): how long one waits, unacked and
+    # retrying with backoff, for an unreachable failed-job store before it is parked on
+    # `<queue>.parked`; how often each worker moves parked messages into the store.
+    park_after_seconds: float = Field(default=60.0, ge=0)
+    park_drain_seconds: float = Field(default=30.0, gt=0)
+    # The outbox (docs/ops.md): a staged job not confirmed after OUTBOX_SWEEP_AFTER seconds
+    # is published by the sweeper, which looks every OUTBOX_SWEEP_INTERVAL seconds.
+    outbox_sweep_after: float = Field(default=30.0, gt=0)
+    outbox_sweep_interval: float = Field(default=5.0, gt=0)
+
     @field_validator("job_retry_delays", mode="before")
     @classmethod
     def split_delays(cls, value: object) -> object:

@@ -1,9 +1,10 @@
-"""Settling a delivery: run its handler, then ack it, park it in a retry tier, bury or requeue it.
+"""Settling a delivery: run its handler, then ack it, send it to a retry tier, bury or requeue it.
 
 The outcome decides: success or a duplicate is acked; a throttle or infrastructure
-trouble parks the job in a tier without spending an attempt; a failure is retried
+trouble makes the job wait in a tier without spending an attempt; a failure is retried
 through its tier until its last attempt, then buried in the failed-job store, like a
-permanent error or an invalid payload. A copy is confirmed before the original is acked.
+permanent error or an invalid payload (common.parking: waiting for the store, or parked
+when it stays out of reach). A copy is confirmed before the original is acked.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
+from collections import OrderedDict
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
@@ -22,12 +24,13 @@ from .acks import BatchedAcks
 from .envelope import Envelope, Job
 from .errors import Permanent, RetryLater
 from .job_context import AlreadyProcessed, JobContext
+from .parking import Burial
 from .registry import Route
 from .retry_tiers import max_attempts, retry_delay, tier_copy, tier_for
 from .runtime import Runtime
 from .topology import Queue, RetryTier
 
-# A throttle shorter than this waits in the worker; a longer one parks the job in a tier.
+# A throttle shorter than this waits in the worker; a longer one makes the job wait in a tier.
 _SHORT_WAIT = 1.0
 # Infrastructure trouble is not the job's fault: wait for it without spending an attempt.
 _INFRA_ERRORS: tuple[type[BaseException], ...] = (
@@ -42,6 +45,10 @@ _INFRA_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionRefusedError,
 )
 _INFRA_WAIT = 5.0
+# A delivery that could not be settled goes back after a pause that doubles each time the
+# same message comes back (up to a minute): trouble never turns into a hot loop.
+_REQUEUE_PAUSES = (1.0, 60.0)
+_REQUEUES_REMEMBERED = 10_000
 
 
 class Settler:
@@ -55,6 +62,8 @@ class Settler:
         # Queue name -> its acks. Keyed by queue, not consumer: delivery tags belong to the
         # channel, which autoscaling shares between an old and a new consumer.
         self._acks: dict[str, BatchedAcks] = {}
+        self.burial = Burial(runtime, lambda: self.stopping)
+        self._requeues: OrderedDict[str, int] = OrderedDict()  # message id -> times
 
     def acks_of(self, queue: str) -> BatchedAcks:
         """The acks of `queue`'s channel (created on first use)."""
@@ -90,15 +99,17 @@ class Settler:
                 if later.delay <= _SHORT_WAIT and not self.stopping:
                     await asyncio.sleep(later.delay)
                     continue
-                await self._park(queue, message, envelope, later.delay, envelope.attempt)
+                await self._wait_in_tier(queue, message, envelope, later.delay, envelope.attempt)
                 return "delayed", later.reason
             except _INFRA_ERRORS as trouble:
-                await self._park(queue, message, envelope, _INFRA_WAIT, envelope.attempt)
+                await self._wait_in_tier(queue, message, envelope, _INFRA_WAIT, envelope.attempt)
                 return "delayed", f"infrastructure unavailable: {trouble!r}"
             except Permanent as permanent:
                 error = f"{type(permanent).__name__}: {permanent}"
-                await self.bury(queue, message, envelope, error, traceback.format_exc(), permanent)
-                return "failed", error
+                outcome = await self.bury(
+                    queue, message, envelope, error, traceback.format_exc(), permanent
+                )
+                return outcome, error
             except TimeoutError as timed_out:
                 error = f"timed out after {timeout:g}s"
                 return await self._fail_attempt(
@@ -112,9 +123,17 @@ class Settler:
             self.finish(queue.name, message)
             return "done", None
 
-    async def requeue(self, queue: str, message: AbstractIncomingMessage) -> None:
-        """Hand `message` back to `queue` after a pause: settling it failed."""
-        await asyncio.sleep(1)
+    async def requeue(
+        self, queue: str, message: AbstractIncomingMessage, envelope: Envelope
+    ) -> None:
+        """Hand `message` back to `queue` after a pause (settling it failed), longer each
+        time the same message comes back."""
+        times = self._requeues.pop(envelope.message_id, 0)
+        self._requeues[envelope.message_id] = times + 1
+        while len(self._requeues) > _REQUEUES_REMEMBERED:
+            self._requeues.popitem(last=False)
+        first, longest = _REQUEUE_PAUSES
+        await asyncio.sleep(min(first * 2**times, longest))
         with contextlib.suppress(Exception):
             await message.nack(requeue=True)
         self.acks_of(queue).forget(message)
@@ -127,17 +146,12 @@ class Settler:
         error: str,
         trace: str,
         exception: BaseException | None = None,
-    ) -> None:
-        """Record `message` in the failed-job store, then ack it (and report it to Sentry)."""
-        await self.runtime.failed_jobs.add(
-            queue=queue.name,
-            envelope=envelope,
-            body=message.body,
-            error=error,
-            traceback=trace,
-            attempts=envelope.attempt,
-        )
+    ) -> str:
+        """Record `message` in the failed-job store (or park it), then ack it: "failed" or
+        "parked". The failure is also reported to Sentry when it is configured."""
+        outcome = await self.burial.bury(queue.name, message, envelope, error, trace)
         self.finish(queue.name, message)
+        self._requeues.pop(envelope.message_id, None)
         error_reports.job_died(
             exception,
             error,
@@ -146,6 +160,7 @@ class Settler:
             message_id=envelope.message_id,
             attempt=envelope.attempt,
         )
+        return outcome
 
     async def _fail_attempt(
         self,
@@ -157,13 +172,12 @@ class Settler:
         exception: BaseException,
     ) -> tuple[str, str | None]:
         if envelope.attempt >= max_attempts(queue, self.settings):
-            await self.bury(queue, message, envelope, error, trace, exception)
-            return "failed", error
+            return await self.bury(queue, message, envelope, error, trace, exception), error
         delay = retry_delay(queue, self.settings, envelope.attempt)
         await self._send_to_tier(message, RetryTier(queue.name, delay), envelope.attempt + 1, error)
         return "retried", error
 
-    async def _park(
+    async def _wait_in_tier(
         self,
         queue: Queue,
         message: AbstractIncomingMessage,

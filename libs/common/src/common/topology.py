@@ -1,4 +1,4 @@
-"""Exchanges, work queues and retry tiers, as data, and the registry of every domain's.
+"""Exchanges, work queues, retry tiers and parked queues, as data, and the registry.
 
 Each domain declares its exchange and queues with these types in its own package and
 names that declaration under the `relay.topology` entry point group; the registry reads
@@ -92,6 +92,36 @@ class Queue:
         delays = set(self.retry_delays or default_delays) | set(WAIT_TIERS)
         return [RetryTier(self.name, delay) for delay in sorted(delays)]
 
+    @property
+    def parked(self) -> ParkedQueue:
+        return ParkedQueue(self.name)
+
+
+@dataclass(frozen=True)
+class ParkedQueue:
+    """Where a message waits when even the failed-job store cannot take it.
+
+    Nothing consumes it but the runtime's drain, which moves its messages into the
+    failed-job store once the store answers again; there they are listed and retried.
+    """
+
+    target: str
+
+    @property
+    def name(self) -> str:
+        return parked_name(self.target)
+
+    def arguments(self, queue_type: QueueType, quorum_size: int = 0) -> dict[str, Any]:
+        return _queue_type_arguments(queue_type, quorum_size)
+
+
+PARKED_SUFFIX = ".parked"
+
+
+def parked_name(queue: str) -> str:
+    """`orders.create` -> `orders.create.parked`: the parked queue of a work queue."""
+    return f"{queue}{PARKED_SUFFIX}"
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -177,6 +207,7 @@ def definitions(
         defs["queues"].append(_queue_def(q.name, q.arguments(queue_type), vhost))
         for tier in q.tiers(default_delays):
             defs["queues"].append(_queue_def(tier.name, tier.arguments(queue_type), vhost))
+        defs["queues"].append(_queue_def(q.parked.name, q.parked.arguments(queue_type), vhost))
         defs["bindings"].append(
             {
                 "source": q.exchange,

@@ -140,7 +140,7 @@ def inject(headers: MutableMapping[str, Any]) -> None:
 
 def extract(headers: Mapping[str, Any]) -> Context:
     carrier = {
-        key: value.decode() if isinstance(value, bytes) else str(value)
+        key: value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
         for key, value in headers.items()
         if key in ("traceparent", "tracestate", "baggage")
     }

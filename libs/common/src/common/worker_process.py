@@ -4,9 +4,10 @@ metrics, autoscaler and queue control."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from prometheus_client import start_http_server
 
@@ -15,6 +16,8 @@ from .delivery import Worker
 from .lifecycle_recorder import LifecycleRecorder
 from .registry import JobRouter
 from .runtime import Runtime
+from .topology import Queue
+from .unparking import drain_parked
 from .worker_control import WorkerControl
 
 log = logging.getLogger("relay.jobs")
@@ -71,12 +74,23 @@ async def run_worker(
     )
     if settings.worker_autoscale:
         autoscaler.start()
+    unpark = asyncio.create_task(_unpark_forever(runtime, router.queues), name="unpark")
     if extra is not None:
         await extra(worker)
     await stop.wait()
     log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
     await control.stop()
+    unpark.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await unpark
     await autoscaler.stop()
     await worker.stop()
     await recorder.stop()
     await runtime.close()
+
+
+async def _unpark_forever(runtime: Runtime, queues: Iterable[Queue]) -> None:
+    """Move this worker's parked messages into the failed-job store, now and then."""
+    while True:
+        await drain_parked(runtime.failed_jobs, runtime.publisher, queues)
+        await asyncio.sleep(runtime.settings.park_drain_seconds)

@@ -10,6 +10,8 @@ from typing import Any
 
 from common.error_reports import setup_error_reports
 from common.errors import BrokerUnavailable
+from common.outbox import sweep_forever
+from common.retention import prune_forever
 from common.runtime import Runtime
 from fastapi import FastAPI
 
@@ -24,8 +26,26 @@ from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+
+async def sweep_outbox(app: FastAPI) -> None:
+    """Publish jobs the domain routers staged whose publish was not confirmed."""
+    runtime: Runtime = app.state.runtime
+    settings = runtime.settings
+    await sweep_forever(runtime.outbox, settings.outbox_sweep_interval, settings.outbox_sweep_after)
+
+
+async def prune_old_records(app: FastAPI) -> None:
+    """Retention: delete what is older than its RETENTION_* setting, once per period
+    across every gateway replica (`relay prune` does the same by hand)."""
+    await prune_forever(app.state.runtime)
+
+
 # Coroutines started with the app and cancelled at shutdown (e.g. the SSE event relay).
-BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = [watch_alerts]
+BACKGROUND: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = [
+    watch_alerts,
+    sweep_outbox,
+    prune_old_records,
+]
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

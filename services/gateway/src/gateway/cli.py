@@ -10,6 +10,7 @@ relay queue pause Q | continue Q   php artisan horizon:pause / horizon:continue 
 relay queue clear Q [--tiers]      php artisan queue:clear (asks first; --force skips it)
 relay terminate                    php artisan horizon:terminate (workers finish, exit, restart)
 relay keys create --user U [--admin]
+relay prune                        delete records older than their RETENTION_* setting
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from common.lifecycle import LifecycleStore
 from common.logs import configure_logging
 from common.publisher import Publisher
 from common.queue_control import QueueControl, is_work_queue, paused_queues
-from common.runtime import connect_redis
+from common.retention import Pruned, RetentionSettings, prune
+from common.runtime import Runtime, connect_redis
 from common.topology import all_queues
 from rich.console import Console, Group
 from rich.live import Live
@@ -38,7 +40,7 @@ from rich.table import Table
 
 from .auth.keys import create_key
 from .ops.admin_actions import cli_actor, record_admin_action
-from .ops.queues import mark_paused, queue_stats
+from .ops.queues import mark_paused, queue_stats, unpark
 from .settings import GatewaySettings
 
 app = typer.Typer(
@@ -51,6 +53,7 @@ app.add_typer(failed_app, name="failed")
 app.add_typer(keys_app, name="keys")
 app.add_typer(queue_app, name="queue")
 console = Console()
+notes = Console(stderr=True)  # side remarks, kept out of --json output
 T = TypeVar("T")
 
 
@@ -73,6 +76,13 @@ async def _store(settings: GatewaySettings) -> FailedJobStore:
     return FailedJobStore(await db.create_pool(settings.database_url, min_size=1, max_size=4))
 
 
+async def _unpark(settings: GatewaySettings, store: FailedJobStore, publisher: Publisher) -> None:
+    """Parked messages are listed and retried with the failed jobs: move them in first."""
+    moved = await unpark(settings, store, publisher)
+    if moved:
+        notes.print(f"{moved} parked message(s) moved into the failed jobs")
+
+
 @failed_app.command("list")
 def failed_list(
     queue: Annotated[str | None, typer.Option(help="Only this queue")] = None,
@@ -83,6 +93,11 @@ def failed_list(
 
     async def work(settings: GatewaySettings) -> None:
         store = await _store(settings)
+        publisher = Publisher(settings, all_queues())
+        try:
+            await _unpark(settings, store, publisher)
+        finally:
+            await publisher.close()
         jobs = await store.list(queue, limit)
         total = await store.count(queue)
         await store.pool.close()
@@ -121,7 +136,10 @@ def failed_retry(
         store = await _store(settings)
         publisher = Publisher(settings, all_queues())
         try:
+            # Connected (and the topology declared) before any publish starts its timeout.
+            await publisher.connect()
             if all_jobs:
+                await _unpark(settings, store, publisher)
                 count = await store.retry_all(publisher, queue)
                 console.print(f"{count} failed job(s) pushed back onto their queues")
             else:
@@ -370,6 +388,31 @@ def keys_create(
     key = _run(work)
     console.print(f"API key for user {user}{' (admin)' if admin else ''}: ", end="")
     print(key)
+
+
+@app.command("prune")
+def prune_now() -> None:
+    """Delete records older than their RETENTION_* setting, now (the gateway does it every
+    PRUNE_EVERY_SECONDS): processed messages, idempotency keys, dashboard records,
+    attempt logs, SSE replay rows, failed jobs."""
+
+    async def work(settings: GatewaySettings) -> list[Pruned]:
+        runtime = await Runtime.start(settings, "relay-cli", queues=(), wait_for_broker=False)
+        try:
+            return await prune(runtime, RetentionSettings())
+        finally:
+            await runtime.close()
+
+    results = _run(work)
+    table = Table(title="Pruned")
+    for column in ("Records", "Kind", "Older than (days)", "Deleted"):
+        table.add_column(column, justify="right" if column == "Deleted" else "left")
+    for result in results:
+        deleted = f"[red]{result.error}[/red]" if result.error else str(result.deleted)
+        table.add_row(result.rule, result.kind, f"{result.days:g}", deleted)
+    console.print(table)
+    if any(result.error for result in results):
+        raise typer.Exit(1)
 
 
 def _uuid(value: str | None) -> uuid.UUID:

@@ -111,6 +111,11 @@ def sources_of(target: SmsStatus) -> list[str]:
     return [status.value for status in SmsStatus if can_move(status, target)]
 
 
+# Postgres advisory-lock namespace of a provider id: a delivery receipt and the worker
+# recording that id take it, so a receipt is either matched at once or found by the worker
+# (applied late) — never missed by both.
+RECEIPT_LOCK = 7_243_101
+
 # Delivery-receipt statuses a provider may report, mapped to ours.
 RECEIPT_STATUSES: Mapping[str, SmsStatus] = {
     "sent": SmsStatus.sent,

@@ -1,10 +1,13 @@
-"""Pure rules of the sms worker: provider answers, campaign chunks, waiting in tiers."""
+"""Pure rules of the sms worker: provider answers, campaign chunks, waiting in tiers, early
+delivery receipts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from .contracts import SmsStatus, can_move
 
 
 class ProviderVerdict(StrEnum):
@@ -64,3 +67,21 @@ def wait_step(remaining: float, tiers: Sequence[float], short_wait: float = 1.0)
 def pacing_burst(per_hour: int, burst: int) -> int:
     """How many campaign messages may leave at once before pacing spaces them out."""
     return burst if burst else max(1, per_hour // 60)
+
+
+def apply_receipts(
+    current: SmsStatus, receipts: Sequence[SmsStatus]
+) -> tuple[SmsStatus, list[bool]]:
+    """Apply delivery receipts in the order they arrived, each only if it moves `current`
+    forward: the final status, and which receipts applied.
+
+    Receipts that came before the provider id was recorded are applied this way once it
+    is, so they end where they would have had they arrived after it.
+    """
+    applied: list[bool] = []
+    for status in receipts:
+        moves = can_move(current, status)
+        applied.append(moves)
+        if moves:
+            current = status
+    return current, applied

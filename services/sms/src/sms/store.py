@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from .contracts import SmsStatus
+from .contracts import RECEIPT_LOCK, SmsStatus
+from .domain import apply_receipts
 
 # A message may be (re)claimed while queued or sending: a worker killed mid-send leaves it
 # `sending`, and its redelivery must send again (the provider de-duplicates by sms id).
@@ -75,28 +77,74 @@ class SentAttempt:
 
 
 async def mark_sent(pool: asyncpg.Pool, provider: str, sent: list[SentAttempt]) -> None:
-    """`sending -> sent` and each attempt's log row, for a whole batch in one round trip."""
-    await pool.execute(
-        """
-        WITH done AS (
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::real[])
-                AS d (sms_id, provider_id, attempt, answer, duration_ms)
-        ), sent AS (
-            UPDATE sms.messages m SET status = 'sent', provider_id = d.provider_id,
-                error = NULL, updated_at = now()
-            FROM done d
-            WHERE m.id = d.sms_id AND m.status = 'sending'
+    """`sending -> sent` and each attempt's log row for a whole batch, then the delivery
+    receipts that arrived before their provider id was recorded, in one transaction."""
+    provider_ids = sorted({attempt.provider_id for attempt in sent if attempt.provider_id})
+    async with pool.acquire() as connection, connection.transaction():
+        if provider_ids:
+            # Every taker locks in the same (sorted) order: no deadlock between batches.
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext(p)) FROM unnest($2::text[]) AS p",
+                RECEIPT_LOCK,
+                provider_ids,
+            )
+        early = await connection.fetch(
+            """
+            WITH done AS (
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::real[])
+                    AS d (sms_id, provider_id, attempt, answer, duration_ms)
+            ), sent AS (
+                UPDATE sms.messages m SET status = 'sent', provider_id = d.provider_id,
+                    error = NULL, updated_at = now()
+                FROM done d
+                WHERE m.id = d.sms_id AND m.status = 'sending'
+                RETURNING m.id, m.user_id, m.provider_id
+            ), logged AS (
+                INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
+                SELECT sms_id, attempt, $6, 'sent', answer, duration_ms FROM done
+            )
+            SELECT s.id AS sms_id, r.id AS receipt_id, r.status
+            FROM sent s JOIN sms.receipts r ON r.provider_id = s.provider_id
+            WHERE NOT r.matched AND (r.user_id = s.user_id OR r.user_id = 'admin')
+            ORDER BY s.id, r.id
+            """,
+            [attempt.sms_id for attempt in sent],
+            [attempt.provider_id for attempt in sent],
+            [attempt.attempt for attempt in sent],
+            [attempt.answer[:500] for attempt in sent],
+            [attempt.duration_ms for attempt in sent],
+            provider,
         )
-        INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
-        SELECT sms_id, attempt, $6, 'sent', answer, duration_ms FROM done
-        """,
-        [attempt.sms_id for attempt in sent],
-        [attempt.provider_id for attempt in sent],
-        [attempt.attempt for attempt in sent],
-        [attempt.answer[:500] for attempt in sent],
-        [attempt.duration_ms for attempt in sent],
-        provider,
-    )
+        if early:
+            await _apply_early_receipts(connection, early)
+
+
+async def _apply_early_receipts(connection: asyncpg.Connection, early: list[Any]) -> None:
+    """Apply, in arrival order, the receipts that came before their message was sent."""
+    by_message: dict[uuid.UUID, list[Any]] = {}
+    for row in early:
+        by_message.setdefault(row["sms_id"], []).append(row)
+    for sms_id, receipts in by_message.items():
+        final, applied = apply_receipts(SmsStatus.sent, [SmsStatus(r["status"]) for r in receipts])
+        if final is not SmsStatus.sent:
+            await connection.execute(
+                """
+                UPDATE sms.messages SET status = $2, updated_at = now(),
+                    error = CASE WHEN $2 = 'failed' THEN 'provider reported failure' ELSE error END
+                WHERE id = $1 AND status = 'sent'
+                """,
+                sms_id,
+                final.value,
+            )
+        await connection.execute(
+            """
+            UPDATE sms.receipts r SET matched = true, applied = a.applied
+            FROM unnest($1::bigint[], $2::bool[]) AS a (id, applied)
+            WHERE r.id = a.id
+            """,
+            [r["receipt_id"] for r in receipts],
+            applied,
+        )
 
 
 async def record_failure(

@@ -13,6 +13,8 @@ from common.failed_jobs import FailedJob
 from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
 from common.queue_control import paused_queues
 from common.runtime import Runtime
+from common.topology import Queue
+from common.unparking import drain_parked
 from common.web import Section
 from pydantic import BaseModel
 
@@ -92,4 +94,10 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
             snap.panels[name] = value
         else:
             setattr(snap, name, value)
+    holding = [Queue(q.name, "") for q in snap.queues if q.parked]
+    if holding:
+        # Parked messages are listed with the failed jobs: move them in, then list again.
+        await drain_parked(runtime.failed_jobs, runtime.publisher, holding)
+        snap.failed = await runtime.failed_jobs.list(limit=50)
+        snap.failed_total = await runtime.failed_jobs.count()
     return snap

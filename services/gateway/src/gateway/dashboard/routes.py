@@ -31,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from ..auth.keys import KeyRing
 from ..domains import dashboard_panels
 from ..ops.job_details import job_details
+from ..ops.queues import unpark
 from ..settings import GatewaySettings
 from .actions import router as actions_router
 from .charts import charts
@@ -189,7 +190,8 @@ async def failed_job(
         "dashboard/failed_job.html",
         {
             "job": job,
-            "payload": json.dumps(job.payload, indent=2, default=str),
+            # A preview is text already (binary, long or not UTF-8 bodies, shown escaped).
+            "payload": job.payload if job.preview else json.dumps(job.payload, indent=2),
             "headers": json.dumps(job.headers, indent=2, default=str),
             "csrf": session.csrf,
         },
@@ -222,6 +224,7 @@ async def retry_all(
     session_id: SessionCookie = None,
 ) -> Response:
     await authorised(runtime, session_id, csrf)
+    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
     await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
     return RedirectResponse("/dashboard#failed", status_code=303)
 

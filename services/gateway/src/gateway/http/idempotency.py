@@ -4,6 +4,8 @@ A pure ASGI middleware, so every creating POST gets it without the route knowing
 caller is identified by a hash of its Authorization header; the first 2xx answer is
 kept for IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets
 409; the same key with a different body gets 422 (as in the IETF idempotency draft).
+Retention (RETENTION_IDEMPOTENCY_KEYS_DAYS) deletes answers older than that, even when
+IDEMPOTENCY_TTL keeps them longer.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from typing import Any
 
+from common.retention import CustomRule
+from common.runtime import Runtime
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _PENDING_SECONDS = 60
@@ -109,6 +114,7 @@ class IdempotencyMiddleware:
         if 200 <= status < 300:
             record = {
                 "state": "done",
+                "stored_at": time.time(),
                 "fingerprint": fingerprint,
                 "status": status,
                 "headers": [[k.decode(), v.decode()] for k, v in kept_headers],
@@ -147,3 +153,39 @@ class IdempotencyMiddleware:
         headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
         await send({"type": "http.response.start", "status": record["status"], "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def prune_idempotency_keys(runtime: Runtime, cutoff: float, batch: int) -> int:
+    """Delete remembered answers stored before `cutoff` (epoch seconds), `batch` keys at a
+    time (SCAN, never KEYS); returns how many."""
+    redis = runtime.redis
+    deleted = 0
+    pattern = f"{runtime.settings.redis_key_prefix}idem:*"
+    keys: list[Any] = []
+    async for key in redis.scan_iter(match=pattern, count=batch):
+        keys.append(key)
+        if len(keys) >= batch:
+            deleted += await _delete_older(redis, keys, cutoff)
+            keys = []
+    if keys:
+        deleted += await _delete_older(redis, keys, cutoff)
+    return deleted
+
+
+async def _delete_older(redis: Any, keys: list[Any], cutoff: float) -> int:
+    records = await redis.mget(keys)
+    old = []
+    for key, raw in zip(keys, records, strict=True):
+        try:
+            stored_at = json.loads(raw).get("stored_at") if raw else None
+        except ValueError:
+            continue
+        if isinstance(stored_at, int | float) and stored_at < cutoff:
+            old.append(key)
+    return int(await redis.delete(*old)) if old else 0
+
+
+# What retention prunes here (the `relay.retention` entry point of this package).
+RETENTION = (
+    CustomRule("idempotency_keys", "Idempotency-Key answers (Redis)", prune_idempotency_keys),
+)

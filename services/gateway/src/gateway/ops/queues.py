@@ -7,7 +7,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from common.failed_jobs import FailedJobStore
+from common.publisher import Publisher
 from common.settings import RuntimeSettings
+from common.topology import PARKED_SUFFIX, Queue, all_queues
+from common.unparking import drain_parked
 from pydantic import BaseModel
 
 # Queues RabbitMQ itself creates, not jobs of ours: the management API's
@@ -24,6 +28,7 @@ class QueueStats(BaseModel):
     publish_rate: float
     deliver_rate: float
     delayed: int = 0  # messages waiting in the queue's retry tiers
+    parked: int = 0  # dead messages waiting in `<queue>.parked` for the failed-job store
     oldest_wait_seconds: float | None = None
     paused: bool = False  # paused by `relay queue pause` (no worker takes its jobs)
 
@@ -42,7 +47,8 @@ def _rate(stats: dict[str, Any], key: str) -> float:
 async def queue_stats(
     settings: RuntimeSettings, client: httpx.AsyncClient | None = None
 ) -> list[QueueStats]:
-    """Every work queue of our vhost, with its retry tiers folded into `delayed`."""
+    """Every work queue of our vhost, with its retry tiers folded into `delayed` and its
+    parked queue into `parked`."""
     url = f"{settings.management_url}/api/queues/{quote(settings.vhost, safe='')}"
     owned = client is None
     client = client or httpx.AsyncClient(timeout=5)
@@ -55,6 +61,7 @@ async def queue_stats(
             await client.aclose()
     by_name: dict[str, QueueStats] = {}
     delayed: dict[str, int] = {}
+    parked: dict[str, int] = {}
     for row in rows:
         name = row["name"]
         if name.startswith("amq.") or name in BROKER_OWN_QUEUES or row.get("exclusive"):
@@ -62,6 +69,9 @@ async def queue_stats(
         if ".retry." in name:
             target = name.split(".retry.", 1)[0]
             delayed[target] = delayed.get(target, 0) + int(row.get("messages", 0))
+            continue
+        if name.endswith(PARKED_SUFFIX):
+            parked[name.removesuffix(PARKED_SUFFIX)] = int(row.get("messages", 0))
             continue
         stats = row.get("message_stats", {})
         head = row.get("head_message_timestamp")
@@ -77,6 +87,9 @@ async def queue_stats(
     for name, count in delayed.items():
         if name in by_name:
             by_name[name].delayed = count
+    for name, count in parked.items():
+        if name in by_name:
+            by_name[name].parked = count
     return sorted(by_name.values(), key=lambda q: q.name)
 
 
@@ -84,3 +97,18 @@ def _now() -> float:
     import time
 
     return time.time()
+
+
+async def unpark(settings: RuntimeSettings, store: FailedJobStore, publisher: Publisher) -> int:
+    """Move every parked message into the failed-job store (they are listed and retried
+    with the failed jobs); returns how many.
+
+    The parked queues holding messages are found with the management API, so a queue
+    this process does not know is drained too; without the API, the registered ones.
+    """
+    try:
+        stats = await queue_stats(settings)
+        holding = [Queue(q.name, "") for q in stats if q.parked]
+    except httpx.HTTPError:
+        holding = all_queues()
+    return await drain_parked(store, publisher, holding) if holding else 0

@@ -1,4 +1,8 @@
-"""The ops API (admin keys): queues and the failed-job runbook."""
+"""The ops API (admin keys): queues and the failed-job runbook.
+
+Parked messages (`<queue>.parked`) are listed and retried with the failed jobs: listing or
+retrying them all first moves every parked message into the failed-job store.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from ..domains import queue_sections
 from .control import router as control_router
 from .jobs import router as jobs_router
-from .queues import QueueStats, mark_paused, queue_stats
+from .queues import QueueStats, mark_paused, queue_stats, unpark
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 router.include_router(control_router)
@@ -46,6 +50,7 @@ async def failed_list(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
 ) -> list[FailedJob]:
+    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
     return await runtime.failed_jobs.list(queue, limit, offset)
 
 
@@ -54,10 +59,18 @@ async def failed_show(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUI
     return await runtime.failed_jobs.get(failed_id)
 
 
+@router.get("/failed/{failed_id}/body", response_class=Response)
+async def failed_body(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID) -> Response:
+    """The failed job's exact bytes, as they were delivered (`payload` only previews them)."""
+    body = await runtime.failed_jobs.body(failed_id)
+    return Response(body, media_type="application/octet-stream")
+
+
 @router.post("/failed/retry", status_code=202)
 async def failed_retry_all(
     admin: AdminUser, runtime: RuntimeDep, queue: str | None = None
 ) -> dict[str, int]:
+    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
     return {"retried": await runtime.failed_jobs.retry_all(runtime.publisher, queue)}
 
 

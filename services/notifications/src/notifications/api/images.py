@@ -6,10 +6,11 @@ import uuid
 from functools import cache
 from typing import Any
 
+import asyncpg
 from common.envelope import Envelope
 from common.errors import NotFound
 from common.storage import FileStorage, open_storage
-from common.web import CurrentUser, Db, PublisherDep
+from common.web import CurrentUser, Db, RuntimeDep
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -105,7 +106,7 @@ _UPLOAD_DOC: dict[int | str, dict[str, Any]] = {
         }
     },
 )
-async def upload_image(user: CurrentUser, request: Request, db: Db, publisher: PublisherDep) -> Any:
+async def upload_image(user: CurrentUser, request: Request, db: Db, runtime: RuntimeDep) -> Any:
     max_bytes = notifications_settings().image_max_bytes
     try:
         upload = await read_upload(request, file_field="file", max_bytes=max_bytes)
@@ -136,30 +137,31 @@ async def upload_image(user: CurrentUser, request: Request, db: Db, publisher: P
         await storage.save(original, upload.file)
     finally:
         upload.close()
-    await store.insert_image(
-        db,
-        image_id=image_id,
-        user_id=user.id,
-        image_format=image_format,
-        original_bytes=upload.size,
-        width=options.width,
-        height=options.height,
-        quality=options.quality,
-    )
     job = ProcessImage(
         image_id=image_id, user_id=user.id, format=image_format, **options.model_dump()
     )
+    envelope = Envelope(user_id=user.id, idempotency_key=request.headers.get("idempotency-key"))
     try:
-        await publisher.publish(
-            NOTIFICATIONS_IMAGE,
-            job,
-            envelope=Envelope(
-                user_id=user.id, idempotency_key=request.headers.get("idempotency-key")
-            ),
-        )
+        # The row and its job in one transaction (the outbox): never one without the other.
+        async with db.acquire() as connection, connection.transaction():
+            await store.insert_image(
+                connection,
+                image_id=image_id,
+                user_id=user.id,
+                image_format=image_format,
+                original_bytes=upload.size,
+                width=options.width,
+                height=options.height,
+                quality=options.quality,
+            )
+            staged = await runtime.outbox.stage(connection, [(NOTIFICATIONS_IMAGE, job, envelope)])
+
+        async def undo(connection: asyncpg.Connection) -> None:
+            await store.delete_image(connection, image_id)
+
+        await runtime.outbox.send_or_withdraw(staged, undo)
     except Exception:
         # Nothing was queued, so nothing may remain: the 503 tells the client to retry.
-        await store.delete_image(db, image_id)
         await storage.delete(original)
         raise
     return JSONResponse(ImageAccepted(id=image_id).model_dump(mode="json"), status_code=202)

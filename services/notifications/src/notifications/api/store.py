@@ -125,7 +125,7 @@ class ImageRecord(BaseModel):
 
 
 async def insert_image(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     *,
     image_id: uuid.UUID,
     user_id: str,
@@ -135,7 +135,7 @@ async def insert_image(
     height: int,
     quality: int,
 ) -> None:
-    await pool.execute(
+    await connection.execute(
         """
         INSERT INTO notifications.images
             (id, user_id, format, original_bytes, width, height, quality)
@@ -151,8 +151,8 @@ async def insert_image(
     )
 
 
-async def delete_image(pool: asyncpg.Pool, image_id: uuid.UUID) -> None:
-    await pool.execute("DELETE FROM notifications.images WHERE id = $1", image_id)
+async def delete_image(connection: asyncpg.Connection, image_id: uuid.UUID) -> None:
+    await connection.execute("DELETE FROM notifications.images WHERE id = $1", image_id)
 
 
 async def get_image(pool: asyncpg.Pool, user_id: str, image_id: uuid.UUID) -> ImageRecord | None:

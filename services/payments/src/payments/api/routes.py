@@ -90,22 +90,32 @@ async def _ingest(
     job: Job,
     message_id: str,
 ) -> None:
-    """Store the event, then queue its job unless it was already processed.
+    """Store the event with its job (the outbox), then publish the job.
 
-    A known but unfinished event is queued again: its first job may have been lost
-    (the broker refused it and we answered 503), and a duplicate job is harmless since
-    it carries the same message id and processing is idempotent.
+    When the publish is not confirmed the answer is 503, yet the stored job stays: the
+    outbox sweeper publishes it once the broker is back, so the event is applied even if
+    the provider never resends. A known but unfinished event is queued again: a duplicate
+    job is harmless since it carries the same message id and processing is idempotent.
     """
+    queue = STRIPE if provider is Provider.stripe else MONETBIL
     try:
-        pending = await store_event(
-            runtime.pool,
-            provider=provider,
-            event_id=event_id,
-            event_type=event_type,
-            payload_json=payload_json,
-            payment_id=_uuid(payment_id),
-            transaction_id=transaction_id,
-        )
+        async with runtime.pool.acquire() as connection, connection.transaction():
+            inserted, pending = await store_event(
+                connection,
+                provider=provider,
+                event_id=event_id,
+                event_type=event_type,
+                payload_json=payload_json,
+                payment_id=_uuid(payment_id),
+                transaction_id=transaction_id,
+            )
+            staged = (
+                await runtime.outbox.stage(
+                    connection, [(queue, job, Envelope(message_id=message_id))]
+                )
+                if inserted
+                else []
+            )
     except asyncpg.DataError as invalid:
         # e.g. a \u0000 in a string, which Postgres' jsonb cannot hold.
         raise HTTPException(400, f"the event cannot be stored: {invalid}") from invalid
@@ -116,10 +126,12 @@ async def _ingest(
         "payment_id": payment_id,
         "transaction_id": transaction_id,
     }
-    if pending:
-        queue = STRIPE if provider is Provider.stripe else MONETBIL
-        await runtime.publisher.publish(queue, job, envelope=Envelope(message_id=message_id))
+    if staged:
+        await runtime.outbox.send(staged)  # not confirmed: 503, and the sweeper sends it
         log.info("webhook event queued", extra=fields)
+    elif pending:
+        await runtime.publisher.publish(queue, job, envelope=Envelope(message_id=message_id))
+        log.info("webhook event queued again", extra=fields)
     else:
         log.info("webhook event already processed", extra=fields)
 

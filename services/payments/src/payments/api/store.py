@@ -94,7 +94,7 @@ async def get_payment(
 
 
 async def store_event(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     *,
     provider: Provider,
     event_id: str,
@@ -102,33 +102,32 @@ async def store_event(
     payload_json: str,
     payment_id: uuid.UUID | None,
     transaction_id: str | None,
-) -> bool:
-    """Store a verified event once per (provider, event_id).
+) -> tuple[bool, bool]:
+    """Store a verified event once per (provider, event_id), in the caller's transaction.
 
-    Returns whether it still needs processing: true for a new event and for a known one
-    whose job has not finished (its job may have been lost with a 503), false once done.
+    Returns (inserted, pending): whether it is new, and whether it still needs processing
+    (a new event, or a known one whose job has not finished), false once done.
     """
-    async with pool.acquire() as connection:
-        inserted = await connection.fetchval(
-            """
-            INSERT INTO payments.webhook_events
-                (provider, event_id, type, payload, payment_id, transaction_id)
-            VALUES ($1, $2, $3, $4::jsonb, $5, $6)
-            ON CONFLICT (provider, event_id) DO NOTHING
-            RETURNING 1
-            """,
-            provider.value,
-            event_id,
-            event_type,
-            payload_json,
-            payment_id,
-            transaction_id,
-        )
-        if inserted is not None:
-            return True
-        processed_at = await connection.fetchval(
-            "SELECT processed_at FROM payments.webhook_events WHERE provider = $1 AND event_id = $2",
-            provider.value,
-            event_id,
-        )
-        return processed_at is None
+    inserted = await connection.fetchval(
+        """
+        INSERT INTO payments.webhook_events
+            (provider, event_id, type, payload, payment_id, transaction_id)
+        VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+        ON CONFLICT (provider, event_id) DO NOTHING
+        RETURNING 1
+        """,
+        provider.value,
+        event_id,
+        event_type,
+        payload_json,
+        payment_id,
+        transaction_id,
+    )
+    if inserted is not None:
+        return True, True
+    processed_at = await connection.fetchval(
+        "SELECT processed_at FROM payments.webhook_events WHERE provider = $1 AND event_id = $2",
+        provider.value,
+        event_id,
+    )
+    return False, processed_at is None

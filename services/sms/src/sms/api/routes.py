@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 from common.envelope import Envelope
-from common.errors import BrokerUnavailable
-from common.web import CurrentUser, Db, PublisherDep, RuntimeDep
+from common.web import CurrentUser, Db, RuntimeDep
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -34,9 +34,7 @@ router = APIRouter(tags=["sms"])
 
 
 @router.post("/v1/sms", status_code=202)
-async def send_sms(
-    body: SmsRequest, user: CurrentUser, pool: Db, publisher: PublisherDep, runtime: RuntimeDep
-) -> SmsQueued:
+async def send_sms(body: SmsRequest, user: CurrentUser, pool: Db, runtime: RuntimeDep) -> SmsQueued:
     """Queue one SMS; 202 once RabbitMQ has confirmed the job."""
     settings = sms_settings()
     if settings.sms_rate_per_minute:
@@ -49,18 +47,26 @@ async def send_sms(
         )
     parts = segment(body.message)
     sms_id = uuid.uuid4()
-    await store.insert_sms(
-        pool, sms_id, user.id, body.to, body.sender, body.message, parts.segments, parts.encoding
-    )
-    try:
-        await publisher.publish(
-            SMS_SEND,
-            SendSms(sms_id=sms_id, user_id=user.id),
-            envelope=Envelope(message_id=str(sms_id), user_id=user.id),
+    job = SendSms(sms_id=sms_id, user_id=user.id)
+    envelope = Envelope(message_id=str(sms_id), user_id=user.id)
+    # The row and its job in one transaction (the outbox): never one without the other.
+    async with pool.acquire() as connection, connection.transaction():
+        await store.insert_sms(
+            connection,
+            sms_id,
+            user.id,
+            body.to,
+            body.sender,
+            body.message,
+            parts.segments,
+            parts.encoding,
         )
-    except BrokerUnavailable:
-        await store.delete_sms(pool, sms_id)  # nothing queued: leave nothing behind
-        raise
+        staged = await runtime.outbox.stage(connection, [(SMS_SEND, job, envelope)])
+
+    async def undo(connection: asyncpg.Connection) -> None:
+        await store.delete_sms(connection, sms_id)  # nothing queued: leave nothing behind
+
+    await runtime.outbox.send_or_withdraw(staged, undo)
     return SmsQueued(
         id=sms_id, to=body.to, status="queued", segments=parts.segments, encoding=parts.encoding
     )
@@ -76,7 +82,6 @@ async def create_campaign(
     body: CampaignRequest,
     user: CurrentUser,
     pool: Db,
-    publisher: PublisherDep,
     runtime: RuntimeDep,
 ) -> CampaignQueued | JSONResponse:
     """Store every recipient's personalised message, then queue the campaign's release."""
@@ -108,18 +113,25 @@ async def create_campaign(
             },
             status_code=422,
         )
-    await store.insert_campaign(
-        pool, campaign_id, user.id, body.name, body.message, body.sender, messages, rejected
-    )
-    try:
-        await publisher.publish(
-            SMS_CAMPAIGN,
-            ReleaseCampaign(campaign_id=campaign_id),
-            envelope=Envelope(message_id=f"{campaign_id}:0", user_id=user.id),
+    release = ReleaseCampaign(campaign_id=campaign_id)
+    envelope = Envelope(message_id=f"{campaign_id}:0", user_id=user.id)
+    async with pool.acquire() as connection, connection.transaction():
+        await store.insert_campaign(
+            connection,
+            campaign_id,
+            user.id,
+            body.name,
+            body.message,
+            body.sender,
+            messages,
+            rejected,
         )
-    except BrokerUnavailable:
-        await store.delete_campaign(pool, campaign_id)
-        raise
+        staged = await runtime.outbox.stage(connection, [(SMS_CAMPAIGN, release, envelope)])
+
+    async def undo(connection: asyncpg.Connection) -> None:
+        await store.delete_campaign(connection, campaign_id)
+
+    await runtime.outbox.send_or_withdraw(staged, undo)
     return CampaignQueued(
         id=campaign_id, name=body.name, total=len(messages), status="queued", rejected=rejected
     )

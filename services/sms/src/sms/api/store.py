@@ -9,13 +9,13 @@ from typing import Any
 import asyncpg
 from common.errors import NotFound
 
-from ..contracts import OPT_OUT_KEYWORDS, SmsStatus, sources_of
+from ..contracts import OPT_OUT_KEYWORDS, RECEIPT_LOCK, SmsStatus, sources_of
 from .bodies import CampaignView, Rejected, SmsView
 from .campaigns import RecipientMessage
 
 
 async def insert_sms(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     sms_id: uuid.UUID,
     user_id: str,
     to: str,
@@ -24,7 +24,7 @@ async def insert_sms(
     segments: int,
     encoding: str,
 ) -> None:
-    await pool.execute(
+    await connection.execute(
         """
         INSERT INTO sms.messages (id, user_id, to_number, sender, body, segments, encoding)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -39,8 +39,8 @@ async def insert_sms(
     )
 
 
-async def delete_sms(pool: asyncpg.Pool, sms_id: uuid.UUID) -> None:
-    await pool.execute("DELETE FROM sms.messages WHERE id = $1", sms_id)
+async def delete_sms(connection: asyncpg.Connection, sms_id: uuid.UUID) -> None:
+    await connection.execute("DELETE FROM sms.messages WHERE id = $1", sms_id)
 
 
 async def get_sms(pool: asyncpg.Pool, sms_id: uuid.UUID, user_id: str) -> SmsView:
@@ -65,7 +65,7 @@ async def get_sms(pool: asyncpg.Pool, sms_id: uuid.UUID, user_id: str) -> SmsVie
 
 
 async def insert_campaign(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     campaign_id: uuid.UUID,
     user_id: str,
     name: str,
@@ -74,55 +74,54 @@ async def insert_campaign(
     messages: list[RecipientMessage],
     rejected: list[Rejected],
 ) -> None:
-    """The campaign and every recipient message (`queued`), in one transaction."""
-    async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(
-            """
-            INSERT INTO sms.campaigns (id, user_id, name, template, total, rejected)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-            """,
-            campaign_id,
-            user_id,
-            name,
-            template,
-            len(messages),
-            json.dumps([r.model_dump() for r in rejected]),
-        )
-        await connection.copy_records_to_table(
-            "messages",
-            schema_name="sms",
-            columns=[
-                "id",
-                "user_id",
-                "campaign_id",
-                "seq",
-                "row",
-                "to_number",
-                "sender",
-                "body",
-                "segments",
-                "encoding",
-            ],
-            records=[
-                (
-                    m.id,
-                    user_id,
-                    campaign_id,
-                    m.seq,
-                    m.row,
-                    m.to,
-                    sender,
-                    m.body,
-                    m.segments,
-                    m.encoding,
-                )
-                for m in messages
-            ],
-        )
+    """The campaign and every recipient message (`queued`), in the caller's transaction."""
+    await connection.execute(
+        """
+        INSERT INTO sms.campaigns (id, user_id, name, template, total, rejected)
+        VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+        """,
+        campaign_id,
+        user_id,
+        name,
+        template,
+        len(messages),
+        json.dumps([r.model_dump() for r in rejected]),
+    )
+    await connection.copy_records_to_table(
+        "messages",
+        schema_name="sms",
+        columns=[
+            "id",
+            "user_id",
+            "campaign_id",
+            "seq",
+            "row",
+            "to_number",
+            "sender",
+            "body",
+            "segments",
+            "encoding",
+        ],
+        records=[
+            (
+                m.id,
+                user_id,
+                campaign_id,
+                m.seq,
+                m.row,
+                m.to,
+                sender,
+                m.body,
+                m.segments,
+                m.encoding,
+            )
+            for m in messages
+        ],
+    )
 
 
-async def delete_campaign(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> None:
-    await pool.execute("DELETE FROM sms.campaigns WHERE id = $1", campaign_id)
+async def delete_campaign(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> None:
+    await connection.execute("DELETE FROM sms.campaigns WHERE id = $1", campaign_id)
 
 
 async def get_campaign(pool: asyncpg.Pool, campaign_id: uuid.UUID, user_id: str) -> CampaignView:
@@ -199,8 +198,15 @@ async def record_inbound(
 async def apply_receipt(
     pool: asyncpg.Pool, user_id: str | None, provider_id: str, status: SmsStatus
 ) -> tuple[bool, bool]:
-    """Move matching messages forward only; every receipt is kept. -> (matched, applied)."""
+    """Move matching messages forward only; every receipt is kept. -> (matched, applied).
+
+    A receipt for an id no message has yet is kept unmatched: the worker applies it when
+    it records that id (a receipt may outrun the provider's answer to the send).
+    """
     async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", RECEIPT_LOCK, provider_id
+        )
         rows: list[Any] = await connection.fetch(
             """
             SELECT id, status FROM sms.messages

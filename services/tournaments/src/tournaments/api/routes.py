@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -12,7 +11,7 @@ from typing import Annotated, Any
 from common.envelope import Envelope
 from common.errors import NotFound
 from common.runtime import Runtime
-from common.web import AdminUser, CurrentUser, Db, PublisherDep
+from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep
 from fastapi import APIRouter, Header
 from pydantic import AwareDatetime, BaseModel, Field
 from redis.exceptions import RedisError
@@ -86,14 +85,16 @@ async def email_players(
     body: BulkEmail,
     user: CurrentUser,
     db: Db,
-    publisher: PublisherDep,
+    runtime: RuntimeDep,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """One e-mail job per player; 202 once every job is confirmed by RabbitMQ.
 
-    With an Idempotency-Key, the bulk id (and so every e-mail id) is derived from it: a
-    retry after a 503 that had published part of the jobs republishes the same ids, and
-    the e-mail job sends each of them once.
+    The bulk e-mail and its jobs are stored together (the outbox). If RabbitMQ does not
+    confirm them all, the answer is 503, yet the stored jobs stay: the outbox sweeper
+    publishes them once the broker is back, so the bulk e-mail is never half sent. With an
+    Idempotency-Key, the bulk id (and so every e-mail id) is derived from it: a retry
+    republishes the same ids, and the e-mail job sends each of them once.
     """
     await store.owned(db, tournament_id, user.id)
     players = await store.recipients(db, tournament_id)
@@ -101,9 +102,6 @@ async def email_players(
         uuid.uuid5(NAMESPACE, f"bulk-key:{user.id}:{tournament_id}:{idempotency_key}")
         if idempotency_key
         else uuid.uuid4()
-    )
-    await store.record_bulk_email(
-        db, bulk_id, tournament_id, user.id, body.subject, body.body, len(players)
     )
     jobs = [
         SendEmail(
@@ -115,14 +113,15 @@ async def email_players(
         )
         for player in players
     ]
-    await asyncio.gather(
-        *(
-            publisher.publish(
-                EMAIL, job, envelope=Envelope(message_id=str(job.id), user_id=user.id)
-            )
-            for job in jobs
+    async with db.acquire() as connection, connection.transaction():
+        await store.record_bulk_email(
+            connection, bulk_id, tournament_id, user.id, body.subject, body.body, len(players)
         )
-    )
+        staged = await runtime.outbox.stage(
+            connection,
+            [(EMAIL, job, Envelope(message_id=str(job.id), user_id=user.id)) for job in jobs],
+        )
+    await runtime.outbox.send(staged)
     return {"id": bulk_id, "status": "queued", "recipients": len(jobs)}
 
 

@@ -154,7 +154,7 @@ async def recipients(pool: asyncpg.Pool, tournament_id: uuid.UUID) -> list[async
 
 
 async def record_bulk_email(
-    pool: asyncpg.Pool,
+    connection: asyncpg.Connection,
     bulk_id: uuid.UUID,
     tournament_id: uuid.UUID,
     owner_id: str,
@@ -163,7 +163,7 @@ async def record_bulk_email(
     count: int,
 ) -> None:
     """Keep what was sent to whom; a retried request (same id) records nothing new."""
-    await pool.execute(
+    await connection.execute(
         """
         INSERT INTO tournaments.bulk_emails (id, tournament_id, owner_id, subject, body, recipients)
         VALUES ($1, $2, $3, $4, $5, $6)

@@ -1,0 +1,396 @@
+"""Soak: a steady mixed load for many minutes with short retention; nothing grows, nothing is lost.
+
+    .venv/bin/python -m bench.soak --minutes 20 [--sms 20 --webhooks 10 --notifications 20]
+
+Runs the Procfile's gateway and sms, payments and notifications workers in a fresh vhost
+and database (RabbitMQ, Postgres and Redis from RABBITMQ_URL / DATABASE_URL / REDIS_URL,
+localhost by default), with every RETENTION_* set to a few minutes at most and pruning
+every fraction of that. An open-loop load sends single SMS (each with an Idempotency-Key),
+Stripe webhooks (each for a payment created just before) and normal notifications at
+fixed rates. Every --sample seconds it records the size of every table retention prunes,
+of the business tables (which grow by design), the Redis keys of the run, and the RSS of
+each process. At the end it waits for the queues to drain and counts lost jobs:
+accepted sends not sent, accepted webhooks not applied, accepted notifications not
+stored (from the notifications worker's metrics, since retention deletes the rows).
+
+Prints both series, the growth of each over the last half of the run (flat: within 10 %),
+and writes a PNG plot (matplotlib, in the `bench` dependency group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+
+from bench.load import open_loop
+from tests.fakes.payments_signing import stripe_event, stripe_header
+from tests.support import Stack, eventually_async, fresh_database, fresh_vhost, resolve_services
+from tests.support.stack import free_port
+
+SECRET = "whsec_soak"
+WORKERS = ("sms", "payments", "notifications")
+PRUNED = (
+    "runtime.processed_messages",
+    "runtime.failed_jobs",
+    "runtime.outbox",
+    "sms.attempts",
+    "sms.receipts",
+    "notifications.notifications",
+)
+BUSINESS = ("sms.messages", "payments.payments", "payments.webhook_events")
+FLAT = 0.10  # the most a series may grow over the last half of the run, relative
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since the load started
+    rows: dict[str, int]
+    redis_keys: int
+    rss_mb: dict[str, float]
+
+
+@dataclass
+class Accepted:
+    sms: int = 0
+    webhooks: int = 0
+    notifications: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, what: str, status: int) -> None:
+        key = f"{what} {status}"
+        self.refused[key] = self.refused.get(key, 0) + 1
+
+
+# --------------------------------------------------------------------------- load
+
+
+async def _load(client: httpx.AsyncClient, args: argparse.Namespace, accepted: Accepted) -> None:
+    seconds = args.minutes * 60
+
+    async def sms(i: int) -> None:
+        answer = await client.post(
+            "/v1/sms",
+            json={"to": "+15005550006", "message": f"soak {i}"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        if answer.status_code == 202:
+            accepted.sms += 1
+        else:
+            accepted.refuse("sms", answer.status_code)
+
+    async def webhook(i: int) -> None:
+        payment = await client.post(
+            "/v1/payments",
+            json={"amount": 1000, "currency": "USD", "provider": "stripe", "reference": f"s{i}"},
+        )
+        if payment.status_code != 201:
+            accepted.refuse("payment", payment.status_code)
+            return
+        payload = stripe_event("payment_intent.succeeded", payment.json()["id"], amount=1000)
+        answer = await client.post(
+            "/v1/webhooks/stripe",
+            content=payload,
+            headers={
+                "Stripe-Signature": stripe_header(payload, SECRET),
+                "Content-Type": "application/json",
+            },
+        )
+        if answer.status_code == 200:
+            accepted.webhooks += 1
+        else:
+            accepted.refuse("webhook", answer.status_code)
+
+    async def notification(i: int) -> None:
+        answer = await client.post(
+            "/v1/notifications",
+            json={"user_id": f"u{i % 50}", "title": "soak", "message": f"n{i}"},
+        )
+        if answer.status_code == 202:
+            accepted.notifications += 1
+        else:
+            accepted.refuse("notification", answer.status_code)
+
+    async def guarded(one: Any, i: int) -> None:
+        try:
+            await one(i)
+        except httpx.HTTPError as error:
+            accepted.refuse(f"{one.__name__} {type(error).__name__}", 0)
+
+    def loop(rate: float, one: Any) -> Any:
+        return open_loop(rate, int(rate * seconds), lambda i: guarded(one, i))
+
+    await asyncio.gather(
+        loop(args.sms, sms), loop(args.webhooks, webhook), loop(args.notifications, notification)
+    )
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _sample(
+    pool: asyncpg.Pool, redis: Redis, prefix: str, stack: Stack, started: float
+) -> Sample:
+    rows = {
+        table: int(await pool.fetchval(f"SELECT count(*) FROM {table}"))
+        for table in (*PRUNED, *BUSINESS)
+    }
+    keys = 0
+    async for _ in redis.scan_iter(match=f"{prefix}*", count=1000):
+        keys += 1
+    rss = {label: _rss_mb(process.pid) for label, process in stack.processes.items()}
+    return Sample(time.monotonic() - started, rows, keys, rss)
+
+
+async def _sample_forever(samples: list[Sample], every: float, *parts: Any) -> None:
+    while True:
+        samples.append(await _sample(*parts))
+        await asyncio.sleep(every)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _series(samples: list[Sample]) -> dict[str, list[float]]:
+    series: dict[str, list[float]] = {}
+    for sample in samples:
+        values = {
+            **{f"rows {t}": float(n) for t, n in sample.rows.items()},
+            "redis keys": float(sample.redis_keys),
+            **{f"RSS MB {p}": mb for p, mb in sample.rss_mb.items()},
+        }
+        for name, value in values.items():
+            series.setdefault(name, []).append(value)
+    return series
+
+
+def growth(times: list[float], values: list[float]) -> float:
+    """Least-squares growth over the span of `times`, relative to the mean of `values`."""
+    n = len(times)
+    if n < 3:
+        return 0.0
+    mean_t, mean_v = sum(times) / n, sum(values) / n
+    spread = sum((t - mean_t) ** 2 for t in times)
+    if spread == 0 or mean_v == 0:
+        return 0.0
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True)) / spread
+    return slope * (times[-1] - times[0]) / mean_v
+
+
+def _report(samples: list[Sample], half: float) -> list[str]:
+    """Print both series and each one's growth over the last half; the non-flat ones."""
+    series = _series(samples)
+    times = [s.at for s in samples]
+    print("\nseries (one column per sample; t = seconds since the load started)")
+    print(f"{'t':>40} " + " ".join(f"{t:>7.0f}" for t in times))
+    for name, values in series.items():
+        print(f"{name:>40} " + " ".join(f"{v:>7.0f}" for v in values))
+    last = [i for i, t in enumerate(times) if t >= times[-1] - half]
+    growing = []
+    print(f"\ngrowth over the last {half / 60:.1f} min (flat: within {FLAT:.0%})")
+    for name, values in series.items():
+        rel = growth([times[i] for i in last], [values[i] for i in last])
+        business = any(name.endswith(t) for t in BUSINESS)
+        verdict = "grows by design" if business else ("flat" if abs(rel) <= FLAT else "GROWS")
+        if verdict == "GROWS":
+            growing.append(name)
+        print(f"{name:>40} {rel:>+8.1%}  {verdict}")
+    return growing
+
+
+def _plot(samples: list[Sample], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = _series(samples)
+    times = [s.at / 60 for s in samples]
+    groups = {
+        "tables retention prunes (rows)": [f"rows {t}" for t in PRUNED],
+        "business tables (rows, grow by design)": [f"rows {t}" for t in BUSINESS],
+        "Redis keys of the run": ["redis keys"],
+        "RSS (MB)": [name for name in series if name.startswith("RSS")],
+    }
+    figure, axes = plt.subplots(len(groups), 1, figsize=(10, 12), sharex=True)
+    for axis, (title, names) in zip(axes, groups.items(), strict=True):
+        for name in names:
+            axis.plot(times, series[name], label=name.split(" ", 2)[-1])
+        axis.set_title(title)
+        axis.legend(fontsize="small", loc="upper left")
+        axis.grid(alpha=0.3)
+    axes[-1].set_xlabel("minutes since the load started")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+async def _notifications_done(port: int) -> int:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    total = 0
+    for line in text.splitlines():
+        done = 'outcome="done"' in line and 'queue="notifications.normal"' in line
+        if line.startswith("relay_jobs_processed_total{") and done:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
+    stack = Stack(env, name="soak")
+    ports = {name: free_port() for name in WORKERS}
+    try:
+        stack.start("gateway")
+        for name in WORKERS:
+            stack.start(name, METRICS_PORT=ports[name])
+        stack.wait_ready(timeout=120)
+        for queue in ("sms.send", "payments.stripe", "notifications.normal"):
+            stack.wait_consuming(queue, timeout=120)
+        pool = await asyncpg.create_pool(env["DATABASE_URL"], min_size=1, max_size=2)
+        redis = Redis.from_url(env["REDIS_URL"])
+        samples: list[Sample] = []
+        accepted = Accepted()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        headers = {"Authorization": "Bearer user-key"}
+        async with httpx.AsyncClient(
+            base_url=stack.url, headers=headers, timeout=30, limits=limits
+        ) as client:
+            started = time.monotonic()
+            sampler = asyncio.create_task(
+                _sample_forever(
+                    samples, args.sample, pool, redis, env["REDIS_KEY_PREFIX"], stack, started
+                )
+            )
+            await _load(client, args, accepted)
+            print(f"load done after {time.monotonic() - started:.0f} s; draining", flush=True)
+            sampler.cancel()
+        samples.append(await _sample(pool, redis, env["REDIS_KEY_PREFIX"], stack, started))
+
+        async def drained() -> tuple[int, int, int]:
+            sent = int(
+                await pool.fetchval(
+                    "SELECT count(*) FROM sms.messages WHERE status IN ('sent', 'delivered')"
+                )
+            )
+            paid = int(
+                await pool.fetchval(
+                    "SELECT count(*) FROM payments.payments WHERE status = 'succeeded'"
+                )
+            )
+            stored = await _notifications_done(ports["notifications"])
+            return sent, paid, stored
+
+        async def complete() -> bool:
+            sent, paid, stored = await drained()
+            return (
+                sent >= accepted.sms
+                and paid >= accepted.webhooks
+                and stored >= (accepted.notifications)
+            )
+
+        with contextlib.suppress(AssertionError):  # what is missing counts as lost below
+            await eventually_async(complete, timeout=args.drain, interval=1)
+        sent, paid, stored = await drained()
+        failed = int(await pool.fetchval("SELECT count(*) FROM runtime.failed_jobs"))
+        outbox = int(await pool.fetchval("SELECT count(*) FROM runtime.outbox"))
+        await pool.close()
+        await redis.aclose()
+    finally:
+        stack.stop()
+
+    half = args.minutes * 60 / 2
+    growing = _report(samples, half)
+    _plot(samples, Path(args.plot))
+    lost = (
+        max(0, accepted.sms - sent)
+        + max(0, accepted.webhooks - paid)
+        + max(0, accepted.notifications - stored)
+    )
+    print(f"\nplot: {args.plot}")
+    print(
+        f"accepted: sms {accepted.sms}, webhooks {accepted.webhooks}, "
+        f"notifications {accepted.notifications}; refused: {accepted.refused or 'none'}"
+    )
+    print(f"done: sms sent {sent}, payments applied {paid}, notifications stored {stored}")
+    print(f"left: failed jobs {failed}, outbox {outbox}; lost jobs: {lost}")
+    print(f"verdict: {'GROWING: ' + ', '.join(growing) if growing else 'flat'}, lost {lost}")
+    return 1 if growing or lost else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=20)
+    parser.add_argument("--sms", type=float, default=20, help="single sends per second")
+    parser.add_argument("--webhooks", type=float, default=10, help="webhooks per second")
+    parser.add_argument("--notifications", type=float, default=20, help="per second")
+    parser.add_argument("--sample", type=float, default=15, help="seconds between samples")
+    parser.add_argument(
+        "--retention-seconds",
+        type=float,
+        default=None,
+        help="every RETENTION_* (default: an eighth of the run, at least 30 s)",
+    )
+    parser.add_argument("--drain", type=float, default=300, help="seconds to wait at the end")
+    parser.add_argument("--plot", default="tests/artifacts/soak.png")
+    args = parser.parse_args()
+    retention = args.retention_seconds or max(30.0, args.minutes * 60 / 8)
+    services = resolve_services()
+    if isinstance(services, str):
+        raise SystemExit(services)
+    days = f"{retention / 86_400:.8f}"
+    with fresh_vhost(services) as vhost, fresh_database(services) as database:
+        env: dict[str, Any] = {
+            "RABBITMQ_URL": vhost,
+            "RABBITMQ_MANAGEMENT_URL": services.management,
+            "DATABASE_URL": database,
+            "REDIS_URL": services.redis,
+            "REDIS_KEY_PREFIX": f"soak:{uuid.uuid4().hex[:8]}:",
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+            "LOG_LEVEL": "WARNING",
+            "SMS_RATE_PER_MINUTE": "0",
+            "API_RATE_PER_MINUTE": "0",
+            **{
+                f"RETENTION_{kind}_DAYS": days
+                for kind in (
+                    "PROCESSED_MESSAGES",
+                    "IDEMPOTENCY_KEYS",
+                    "DASHBOARD_RECORDS",
+                    "ATTEMPT_LOGS",
+                    "SSE_REPLAY",
+                    "FAILED_JOBS",
+                )
+            },
+            "PRUNE_EVERY_SECONDS": f"{max(5.0, retention / 4):g}",
+            "LIFECYCLE_RECENT_SECONDS": "60",
+            "LIFECYCLE_FAILED_SECONDS": "60",
+        }
+        print(
+            f"soak: {args.minutes:g} min at {args.sms:g} sms/s, {args.webhooks:g} webhooks/s, "
+            f"{args.notifications:g} notifications/s; retention {retention:.0f} s, "
+            f"pruned every {max(5.0, retention / 4):.0f} s; a sample every {args.sample:g} s",
+            flush=True,
+        )
+        raise SystemExit(asyncio.run(run(args, env)))
+
+
+if __name__ == "__main__":
+    main()
