@@ -1,19 +1,18 @@
-"""Pure rules of the tournaments domain: pairing, deterministic ids, payloads, messages."""
+"""Pure rules of the tournaments domain: deterministic ids, payloads, messages, job names."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from pydantic import ValidationError
 from tournaments.contracts import (
     PERIODIC_QUEUES,
     SendEmail,
     bulk_email_id,
-    first_round_pairs,
+    periodic_job_name,
     periodic_jobs,
     player_message_id,
     slot_message_id,
@@ -21,17 +20,6 @@ from tournaments.contracts import (
 from tournaments.domain import PlayerOfMatch, deadline_warning, match_expired
 from tournaments.mailer import compose
 from tournaments.settings import TournamentSettings
-
-
-@given(st.lists(st.uuids(), min_size=0, max_size=64, unique=True))
-def test_first_round_pairs_seat_everyone_once_and_give_an_odd_last_player_a_bye(
-    seats: list[uuid.UUID],
-) -> None:
-    pairs = first_round_pairs(seats)
-    assert len(pairs) == len(seats) // 2
-    paired = [player for pair in pairs for player in pair]
-    assert paired == seats[: len(paired)]
-    assert len(seats) - len(paired) == len(seats) % 2
 
 
 def test_periodic_jobs_use_the_contract_periods_and_queues() -> None:
@@ -94,9 +82,37 @@ def test_deadline_warning_is_one_high_priority_notification_and_one_email_with_f
     assert [f.id for f in deadline_warning(player)] == [notification.id, email.id]
 
 
-def test_match_expired_notifies_the_player_in_app() -> None:
-    [told] = match_expired(_player())
-    assert told.queue.name == "notifications.normal" and told.job_type == "CreateNotification"
+def test_match_expired_tells_the_player_in_app_and_by_email() -> None:
+    notification, email = match_expired(_player())
+    assert notification.queue.name == "notifications.normal"
+    assert notification.job_type == "CreateNotification"
+    assert email.queue.name == "tournaments.email" and email.job_type == "SendEmail"
+
+
+def test_match_expired_says_whether_a_one_sided_report_sends_the_player_on() -> None:
+    player = _player()
+    opponent = uuid.uuid4()
+    texts = {
+        label: match_expired(replace(player, winner_id=winner))[0].job.model_dump()["message"]
+        for label, winner in (("nobody", None), ("me", player.player_id), ("them", opponent))
+    }
+    assert "Nobody advances" in texts["nobody"]
+    assert "you advance" in texts["me"]
+    assert "naming your opponent" in texts["them"]
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("check_full", "check_full"),
+        ("tournaments.check_full", "check_full"),
+        ("tournaments.warn_deadlines", "warn_deadlines"),
+        ("tournaments.email", None),
+        ("nightly", None),
+    ],
+)
+def test_periodic_jobs_are_named_by_queue_or_short_name(name: str, short: str | None) -> None:
+    assert periodic_job_name(name) == short
 
 
 def test_composed_email_carries_a_message_id_derived_from_the_job() -> None:

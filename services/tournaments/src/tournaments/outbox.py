@@ -1,25 +1,85 @@
-"""Publishing the outbox: follow-up jobs committed with their cause, sent after commit.
+"""The outbox: follow-up jobs committed with their cause, published after commit.
 
-A crash between commit and publish leaves rows unpublished; the next periodic run sweeps
-them. A crash between publish and marking them published sends them again with the same
-message ids, which the consumers absorb (notification ids, the e-mail idempotency record).
+A state change (a match decided, a round created, a deadline passed) writes the jobs it
+causes into `tournaments.outbox` in its own transaction. After commit they are published
+with confirms and marked. A crash between commit and publish leaves rows unpublished;
+the next periodic run or advance job sweeps them. A crash between publish and marking
+them published sends them again with the same message ids, which the consumers absorb
+(notification ids, the e-mail idempotency record, the advance job's round check).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+import asyncpg
 from common import topology, tracing
 from common.envelope import Envelope
 from common.publisher import Publisher
 from common.runtime import Runtime
 
-from . import store
+from .domain import FollowUp
 
 BATCH = 2000
 
 
-async def _publish(publisher: Publisher, entry: store.OutboxEntry) -> None:
+async def add(connection: asyncpg.Connection, follow_ups: Sequence[FollowUp]) -> None:
+    """Write follow-up jobs in the caller's transaction (one statement for all of them)."""
+    if not follow_ups:
+        return
+    await connection.execute(
+        """
+        INSERT INTO tournaments.outbox (id, queue, job_type, payload)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+        ON CONFLICT (id) DO NOTHING
+        """,
+        [f.id for f in follow_ups],
+        [f.queue.name for f in follow_ups],
+        [f.job_type for f in follow_ups],
+        [f.job.model_dump_json() for f in follow_ups],
+    )
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: uuid.UUID
+    queue: str
+    job_type: str
+    payload: str
+
+
+async def _lock_unpublished(
+    connection: asyncpg.Connection, limit: int, ids: Sequence[uuid.UUID] | None
+) -> list[Entry]:
+    """Unpublished rows (the oldest, or those of `ids`), locked for this transaction
+    (SKIP LOCKED: no two publishers take the same rows at once)."""
+    if ids is None:
+        rows = await connection.fetch(
+            """
+            SELECT id, queue, job_type, payload FROM tournaments.outbox
+            WHERE published_at IS NULL
+            ORDER BY created_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+            """,
+            limit,
+        )
+    else:
+        rows = await connection.fetch(
+            """
+            SELECT id, queue, job_type, payload FROM tournaments.outbox
+            WHERE id = ANY($1::uuid[]) AND published_at IS NULL
+            FOR UPDATE SKIP LOCKED
+            """,
+            ids,
+        )
+    return [Entry(r["id"], r["queue"], r["job_type"], r["payload"]) for r in rows]
+
+
+async def _publish_one(publisher: Publisher, entry: Entry) -> None:
     queue = topology.queue(entry.queue)
     envelope = Envelope(message_id=str(entry.id), job_type=entry.job_type)
     tracing.inject(envelope.headers)
@@ -28,24 +88,48 @@ async def _publish(publisher: Publisher, entry: store.OutboxEntry) -> None:
     )
 
 
-async def publish_pending(runtime: Runtime) -> int:
-    """Publish every unpublished row (confirmed), batch by batch; returns how many.
+async def _publish_batch(runtime: Runtime, ids: Sequence[uuid.UUID] | None) -> int:
+    """Publish one locked batch and mark it; a failed publish rolls the marks back."""
+    async with runtime.pool.acquire() as connection, connection.transaction():
+        entries = await _lock_unpublished(connection, BATCH, ids)
+        if entries:
+            await asyncio.gather(*(_publish_one(runtime.publisher, e) for e in entries))
+            await connection.execute(
+                "UPDATE tournaments.outbox SET published_at = now() WHERE id = ANY($1::uuid[])",
+                [e.id for e in entries],
+            )
+    return len(entries)
 
-    The batch stays locked (FOR UPDATE SKIP LOCKED) until it is marked, so two workers
-    never publish the same rows at once; a failed publish rolls the marks back and raises.
-    """
+
+async def publish(runtime: Runtime, follow_ups: Sequence[FollowUp]) -> int:
+    """Publish the rows of these follow-ups (those nobody else is publishing right now)."""
+    ids = [f.id for f in follow_ups]
+    total = 0
+    for start in range(0, len(ids), BATCH):
+        total += await _publish_batch(runtime, ids[start : start + BATCH])
+    return total
+
+
+async def publish_pending(runtime: Runtime) -> int:
+    """Publish every unpublished row (confirmed), batch by batch; returns how many."""
     total = 0
     while True:
-        async with runtime.pool.acquire() as connection, connection.transaction():
-            entries = await store.lock_unpublished(connection, BATCH)
-            if not entries:
-                break
-            await asyncio.gather(*(_publish(runtime.publisher, e) for e in entries))
-            await store.mark_published(connection, [e.id for e in entries])
-        total += len(entries)
-        if len(entries) < BATCH:
+        published = await _publish_batch(runtime, None)
+        total += published
+        if published < BATCH:
             break
     if total:
         async with runtime.pool.acquire() as connection:
-            await store.prune_outbox(connection)
+            await prune(connection)
     return total
+
+
+async def prune(connection: asyncpg.Connection, keep_seconds: float = 86_400) -> None:
+    """Forget rows published more than a day ago (their ids live on in the consumers)."""
+    await connection.execute(
+        """
+        DELETE FROM tournaments.outbox
+        WHERE published_at < now() - make_interval(secs => $1)
+        """,
+        keep_seconds,
+    )
