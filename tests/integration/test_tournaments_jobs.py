@@ -3,6 +3,7 @@ aiosmtpd sink on localhost (the e2e tests run the same code as Procfile processe
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,21 +13,28 @@ from typing import Any
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
-from common.consumer import JobOutcome, Worker
+from common.consumer import JobContext, JobOutcome, Worker
+from common.envelope import Envelope
 from common.runtime import Runtime
+from common.web import Caller
+from tournaments import jobs, outbox
+from tournaments.api import decisions
 from tournaments.contracts import (
+    ADVANCE,
     EMAIL,
     EXPIRE_MATCHES,
     WARN_DEADLINES,
+    AdvanceRound,
     RunPeriodic,
     SendEmail,
+    advance_message_id,
     player_message_id,
 )
 from tournaments.jobs import router
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink
-from tests.fakes.tournaments_support import drain, seed_match
+from tests.fakes.tournaments_support import drain, seed_match, seed_started
 from tests.support import eventually_async
 from tests.support.stack import free_port
 
@@ -224,3 +232,125 @@ async def _match(pool: asyncpg.Pool, match_id: uuid.UUID) -> asyncpg.Record:
     )
     assert row is not None
     return row
+
+
+async def test_a_settled_round_advances_once_across_workers_redeliveries_and_repeats(
+    sink: SmtpSink, start_worker: Any, env: dict[str, Any]
+) -> None:
+    workers: list[RunningWorker] = [await start_worker(smtp_port=sink.port) for _ in range(2)]
+    runtime = workers[0].runtime
+    async with runtime.pool.acquire() as connection:
+        cup = await seed_started(connection, players=4)
+    await runtime.publisher.publish(ADVANCE, AdvanceRound(tournament_id=cup.tournament_id, round=0))
+
+    async def first_round() -> list[asyncpg.Record]:
+        return await _round(runtime.pool, cup.tournament_id, 1)
+
+    matches = await eventually_async(first_round, timeout=30)
+    organiser = Caller("organiser")
+    for match in matches:
+        # The gateway's SQL: decides the match and writes the advance job to the outbox.
+        await decisions.record_result(
+            runtime.pool, cup.tournament_id, match["id"], match["player1_id"], organiser
+        )
+    drain(env["RABBITMQ_URL"], "notifications.normal")
+
+    # The same round advanced many times at once: its own id (a redelivery, a second
+    # trigger), another id (a trigger after the outbox forgot the first), then the
+    # outbox's copy. Two workers take them concurrently.
+    settled = AdvanceRound(tournament_id=cup.tournament_id, round=1)
+    same_id = str(advance_message_id(cup.tournament_id, 1))
+    for message_id in (same_id, same_id, str(uuid.uuid4()), str(uuid.uuid4())):
+        await runtime.publisher.publish(ADVANCE, settled, envelope=Envelope(message_id=message_id))
+    await outbox.publish_pending(runtime)
+
+    async def all_done() -> bool:
+        return sum(w.outcomes(ADVANCE.name)["done"] for w in workers) >= 6
+
+    await eventually_async(all_done, timeout=30)
+    # The row lock made every repeat wait and then find the round moved on: none failed
+    # an attempt (a second creation would have hit the unique key and been retried).
+    for worker in workers:
+        assert set(worker.outcomes(ADVANCE.name)) == {"done"}
+    [final] = await _round(runtime.pool, cup.tournament_id, 2)
+    assert {final["player1_id"], final["player2_id"]} == {m["player1_id"] for m in matches}
+    round_now = await runtime.pool.fetchval(
+        "SELECT round FROM tournaments.tournaments WHERE id = $1", cup.tournament_id
+    )
+    assert round_now == 2
+
+    # Each finalist was told of the final once, in-app and by e-mail.
+    told = [
+        n
+        for n in drain(env["RABBITMQ_URL"], "notifications.normal")
+        if n.body["title"].startswith("Round 2")
+    ]
+    assert sorted(n.body["id"] for n in told) == sorted(
+        str(player_message_id(final["id"], p, "match"))
+        for p in (final["player1_id"], final["player2_id"])
+    )
+
+
+async def _round(pool: asyncpg.Pool, tournament_id: uuid.UUID, number: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """
+        SELECT id, player1_id, player2_id, status FROM tournaments.matches
+        WHERE tournament_id = $1 AND round = $2 ORDER BY position
+        """,
+        tournament_id,
+        number,
+    )
+    return rows
+
+
+async def test_expiry_and_a_result_settling_a_round_together_always_advance_it(
+    sink: SmtpSink, start_worker: Any
+) -> None:
+    running: RunningWorker = await start_worker(smtp_port=sink.port)
+    runtime = running.runtime
+    cups = []
+    async with runtime.pool.acquire() as connection:
+        for _ in range(10):
+            cup = await seed_started(connection, players=4)
+            await runtime.publisher.publish(
+                ADVANCE, AdvanceRound(tournament_id=cup.tournament_id, round=0)
+            )
+            cups.append(cup)
+    await running.done(ADVANCE.name, len(cups))
+    rounds = [await _round(runtime.pool, cup.tournament_id, 1) for cup in cups]
+    # In each tournament one match is past its deadline and the other gets its result
+    # while expire_matches runs: whichever commits last must see the round settled.
+    await runtime.pool.execute(
+        "UPDATE tournaments.matches SET deadline = now() WHERE id = ANY($1::uuid[])",
+        [matches[0]["id"] for matches in rounds],
+    )
+    expiry = JobContext(runtime, EXPIRE_MATCHES, Envelope(job_type="RunPeriodic"))
+    await asyncio.gather(
+        jobs.expire_matches(RunPeriodic(job="expire_matches"), expiry),
+        *(
+            decisions.record_result(
+                runtime.pool, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
+            )
+            for cup, m in zip(cups, rounds, strict=True)
+        ),
+    )
+    # The results' follow-ups are published as the gateway would after answering.
+    await outbox.publish_pending(runtime)
+
+    async def all_advanced() -> bool:
+        advanced = await runtime.pool.fetchval(
+            """
+            SELECT count(*) FROM tournaments.tournaments
+            WHERE id = ANY($1::uuid[]) AND status = 'finished'
+            """,
+            [cup.tournament_id for cup in cups],
+        )
+        return bool(advanced == len(cups))
+
+    # One player left standing in each (the other match expired with nobody): champion.
+    await eventually_async(all_advanced, timeout=30)
+    champions = await runtime.pool.fetch(
+        "SELECT champion_id FROM tournaments.tournaments WHERE id = ANY($1::uuid[])",
+        [cup.tournament_id for cup in cups],
+    )
+    assert {row["champion_id"] for row in champions} == {m[1]["player1_id"] for m in rounds}
