@@ -76,6 +76,8 @@ async def warn_deadlines(job: RunPeriodic, ctx: JobContext) -> None:
         warned = await store.record_deadline_warnings(connection, window)
         await outbox.add(connection, [f for p in warned for f in domain.deadline_warning(p)])
     published = await outbox.publish_pending(ctx.runtime)
+    async with ctx.runtime.pool.acquire() as connection:
+        await outbox.prune(connection)
     ctx.log.info(
         "warn_deadlines: %d players warned, %d jobs published",
         len(warned),

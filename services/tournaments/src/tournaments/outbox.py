@@ -1,10 +1,12 @@
 """The outbox: follow-up jobs committed with their cause, published after commit.
 
 A state change (a match decided, a round created, a deadline passed) writes the jobs it
-causes into `tournaments.outbox` in its own transaction. After commit they are published
-with confirms and marked. A crash between commit and publish leaves rows unpublished;
-the next periodic run or advance job sweeps them. A crash between publish and marking
-them published sends them again with the same message ids, which the consumers absorb
+causes into `tournaments.outbox` in its own transaction, with a NOTIFY that Postgres
+delivers on commit. After commit they are published with confirms and marked: by the job
+that wrote them, or by the relay every tournaments worker runs (relay.py), woken by the
+NOTIFY, for what the gateway writes. A crash between commit and publish leaves rows
+unpublished; the relay's next sweep takes them. A crash between publish and marking them
+published sends them again with the same message ids, which the consumers absorb
 (notification ids, the e-mail idempotency record, the advance job's round check).
 """
 
@@ -24,22 +26,30 @@ from common.runtime import Runtime
 from .domain import FollowUp
 
 BATCH = 2000
+# The channel the relay LISTENs on; one NOTIFY per transaction that wrote rows.
+CHANNEL = "tournaments_outbox"
 
 
 async def add(connection: asyncpg.Connection, follow_ups: Sequence[FollowUp]) -> None:
-    """Write follow-up jobs in the caller's transaction (one statement for all of them)."""
+    """Write follow-up jobs in the caller's transaction and wake the relays on commit
+    (one statement for all of them)."""
     if not follow_ups:
         return
     await connection.execute(
         """
-        INSERT INTO tournaments.outbox (id, queue, job_type, payload)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
-        ON CONFLICT (id) DO NOTHING
+        WITH added AS (
+            INSERT INTO tournaments.outbox (id, queue, job_type, payload)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+            ON CONFLICT (id) DO NOTHING
+            RETURNING 1
+        )
+        SELECT pg_notify($5, '')
         """,
         [f.id for f in follow_ups],
         [f.queue.name for f in follow_ups],
         [f.job_type for f in follow_ups],
         [f.job.model_dump_json() for f in follow_ups],
+        CHANNEL,
     )
 
 
@@ -118,14 +128,14 @@ async def publish_pending(runtime: Runtime) -> int:
         total += published
         if published < BATCH:
             break
-    if total:
-        async with runtime.pool.acquire() as connection:
-            await prune(connection)
     return total
 
 
 async def prune(connection: asyncpg.Connection, keep_seconds: float = 86_400) -> None:
-    """Forget rows published more than a day ago (their ids live on in the consumers)."""
+    """Forget rows published more than a day ago (their ids live on in the consumers).
+
+    A scan of the table: the deadline jobs run it once per period, not every publish.
+    """
     await connection.execute(
         """
         DELETE FROM tournaments.outbox

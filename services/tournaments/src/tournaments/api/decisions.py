@@ -44,10 +44,16 @@ async def _lock_tournament(
 async def _pending_match(
     connection: asyncpg.Connection, tournament_id: uuid.UUID, match_id: uuid.UUID
 ) -> asyncpg.Record:
+    """The match with both its players, if it is pending; NotFound or Conflict otherwise."""
     match = await connection.fetchrow(
         """
-        SELECT id, round, player1_id, player2_id, status FROM tournaments.matches
-        WHERE id = $1 AND tournament_id = $2
+        SELECT m.id, m.round, m.position, m.status, m.deadline, m.player1_id, m.player2_id,
+               p1.user_id AS user1, p1.name AS name1, p1.email AS email1,
+               p2.user_id AS user2, p2.name AS name2, p2.email AS email2
+        FROM tournaments.matches m
+        JOIN tournaments.players p1 ON p1.id = m.player1_id
+        LEFT JOIN tournaments.players p2 ON p2.id = m.player2_id
+        WHERE m.id = $1 AND m.tournament_id = $2
         """,
         match_id,
         tournament_id,
@@ -78,61 +84,50 @@ async def _decide(
     decided_by: str,
 ) -> list[FollowUp]:
     """Mark the match done; tell both players; queue the advance if the round is settled."""
-    await connection.execute(
+    # One statement: the UPDATE, and whether another match of the round is still pending
+    # (the UPDATE is not visible to the statement's own snapshot, hence `id <> $1`).
+    others_pending = await connection.fetchval(
         """
-        UPDATE tournaments.matches
-        SET status = 'done', winner_id = $2, decided_at = now(), decided_by = $3
-        WHERE id = $1
+        WITH decided AS (
+            UPDATE tournaments.matches
+            SET status = 'done', winner_id = $2, decided_at = now(), decided_by = $3
+            WHERE id = $1
+        )
+        SELECT EXISTS (
+            SELECT 1 FROM tournaments.matches
+            WHERE tournament_id = $4 AND round = $5 AND status = 'pending' AND id <> $1
+        )
         """,
         match["id"],
         winner_id,
         decided_by,
-    )
-    rows = await connection.fetch(
-        "SELECT id, user_id, name, email FROM tournaments.players WHERE id = ANY($1::uuid[])",
-        [match["player1_id"], match["player2_id"]],
-    )
-    players = {r["id"]: Player(r["id"], r["user_id"], r["name"], r["email"]) for r in rows}
-    loser_id = match["player2_id"] if winner_id == match["player1_id"] else match["player1_id"]
-    follow_ups = domain.match_decided(
-        Tournament(tournament["id"], tournament["name"]),
-        match["round"],
-        match["id"],
-        players[winner_id],
-        players[loser_id],
-    )
-    pending = await connection.fetchval(
-        """
-        SELECT EXISTS (
-            SELECT 1 FROM tournaments.matches
-            WHERE tournament_id = $1 AND round = $2 AND status = 'pending'
-        )
-        """,
         tournament["id"],
         match["round"],
     )
-    if not pending:
+    first = Player(match["player1_id"], match["user1"], match["name1"], match["email1"])
+    second = Player(match["player2_id"], match["user2"], match["name2"], match["email2"])
+    winner, loser = (first, second) if winner_id == first.id else (second, first)
+    follow_ups = domain.match_decided(
+        Tournament(tournament["id"], tournament["name"]), match["round"], match["id"], winner, loser
+    )
+    if not others_pending:
         follow_ups.append(domain.advance_round(tournament["id"], match["round"]))
     return follow_ups
 
 
-async def _view(connection: asyncpg.Connection, match_id: uuid.UUID) -> dict[str, Any]:
-    match = await connection.fetchrow(
-        """
-        SELECT id, round, position, player1_id, player2_id, status, deadline, winner_id
-        FROM tournaments.matches WHERE id = $1
-        """,
-        match_id,
-    )
+async def _view(
+    connection: asyncpg.Connection, match: asyncpg.Record, winner_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The match as GET shows it after this request (decided when `winner_id` is set)."""
     reports = await connection.fetch(
         """
         SELECT match_id, player_id, winner_id, reported_at FROM tournaments.match_reports
         WHERE match_id = $1 ORDER BY reported_at, player_id
         """,
-        match_id,
+        match["id"],
     )
-    assert match is not None
-    return match_view(match, reports)
+    now = {**dict(match), "winner_id": winner_id, "status": "done" if winner_id else "pending"}
+    return match_view(now, reports)
 
 
 async def record_result(
@@ -151,7 +146,7 @@ async def record_result(
         _check_plays(match, winner_id, "winner")
         follow_ups = await _decide(connection, tournament, match, winner_id, caller.id)
         await outbox.add(connection, follow_ups)
-        return Decision(await _view(connection, match_id), follow_ups)
+        return Decision(await _view(connection, match, winner_id), follow_ups)
 
 
 async def record_report(
@@ -201,7 +196,8 @@ async def record_report(
             "SELECT winner_id FROM tournaments.match_reports WHERE match_id = $1", match_id
         )
         follow_ups: list[FollowUp] = []
-        if len(named) == 2 and named[0]["winner_id"] == named[1]["winner_id"]:
+        agreed = len(named) == 2 and named[0]["winner_id"] == named[1]["winner_id"]
+        if agreed:
             follow_ups = await _decide(connection, tournament, match, winner_id, "players")
             await outbox.add(connection, follow_ups)
-        return Decision(await _view(connection, match_id), follow_ups)
+        return Decision(await _view(connection, match, winner_id if agreed else None), follow_ups)

@@ -4,7 +4,7 @@ bulk e-mail. Match results and reports are in decisions.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -117,7 +117,7 @@ async def owned(pool: asyncpg.Pool, tournament_id: uuid.UUID, owner_id: str) -> 
     return row
 
 
-def match_view(match: asyncpg.Record, reports: Sequence[asyncpg.Record]) -> dict[str, Any]:
+def match_view(match: Mapping[str, Any], reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A match as the API shows it: a bye has one player and is `done` with them as winner."""
     players = [p for p in (match["player1_id"], match["player2_id"]) if p is not None]
     return {
