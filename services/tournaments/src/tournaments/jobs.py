@@ -40,8 +40,7 @@ async def auto_start(job: RunPeriodic, ctx: JobContext) -> None:
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         started = await store.start_due(connection)
         await outbox.add(connection, [domain.advance_round(t, 0) for t in started])
-    # Also sweeps what an earlier publish left behind (a gateway that lost RabbitMQ
-    # after recording a result): a lost follow-up waits one period at most.
+    # Sweeps every unpublished row, its own and any a crashed publisher left behind.
     published = await outbox.publish_pending(ctx.runtime)
     ctx.log.info(
         "auto_start: %d tournaments started, %d jobs published",
@@ -95,7 +94,7 @@ async def advance(job: AdvanceRound, ctx: JobContext) -> None:
             await outbox.add(connection, done.follow_ups)
     if done is None:
         # A repeat (the round moved on already), perhaps of a run whose publish failed after
-        # commit: sweep what is left. Not ctx.transaction(), for the same reason.
+        # commit: sweep what is left. Hence no ctx.transaction() (it would skip the repeat).
         await outbox.publish_pending(ctx.runtime)
         ctx.log.info(
             "advance: nothing to do for round %d of %s (moved on, or not settled)",
