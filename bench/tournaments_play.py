@@ -185,6 +185,17 @@ SELECT (SELECT count(*) FROM tournaments.tournaments WHERE status = 'finished') 
        (SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL) AS unpublished
 """
 
+# From a follow-up's commit to its confirmed publish by a relay.
+RELAY_LAG = """
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99,
+       max(lag) AS max
+FROM (
+    SELECT extract(epoch FROM published_at - created_at) AS lag FROM tournaments.outbox
+    WHERE published_at IS NOT NULL
+) published
+"""
+
 
 def _quantiles(values: list[float]) -> str:
     if not values:
@@ -229,6 +240,7 @@ async def _play(
         posting = Posting()
         wall = await _post_results(stack, pool, rate, posting)
         outcome = dict(await pool.fetchrow(OUTCOME))
+        outcome.update({f"lag_{k}": v for k, v in dict(await pool.fetchrow(RELAY_LAG)).items()})
         turnaround = [float(r["seconds"]) for r in await pool.fetch(TURNAROUND)]
     finally:
         await pool.close()
@@ -288,7 +300,9 @@ def play(tournaments: int, players: int, rate: float, workers: int) -> None:
     )
     print(
         f"  follow-up jobs published through the outbox: {outcome['published']} "
-        f"(unpublished left: {outcome['unpublished']}); still queued at the end: {depths}; "
+        f"(unpublished left: {outcome['unpublished']}), commit -> confirmed publish "
+        f"p50 {outcome['lag_p50'] * 1000:.0f} ms, p99 {outcome['lag_p99'] * 1000:.0f} ms, "
+        f"max {outcome['lag_max'] * 1000:.0f} ms; still queued at the end: {depths}; "
         f"e-mails delivered to the local sink meanwhile: {len(sink.snapshot())}",
         flush=True,
     )

@@ -17,7 +17,7 @@ from common.consumer import JobContext, JobOutcome, Worker
 from common.envelope import Envelope
 from common.runtime import Runtime
 from common.web import Caller
-from tournaments import jobs, outbox
+from tournaments import jobs
 from tournaments.api import decisions
 from tournaments.contracts import (
     ADVANCE,
@@ -31,6 +31,7 @@ from tournaments.contracts import (
     player_message_id,
 )
 from tournaments.jobs import router
+from tournaments.relay import OutboxRelay
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink
@@ -43,6 +44,7 @@ from tests.support.stack import free_port
 class RunningWorker:
     runtime: Runtime
     worker: Worker
+    relay: OutboxRelay
     seen: list[JobOutcome] = field(default_factory=list)
 
     def outcomes(self, queue: str) -> Counter[str]:
@@ -66,7 +68,8 @@ def sink() -> Iterator[SmtpSink]:
 async def start_worker(
     env: dict[str, Any],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the tournaments router in a Worker with TournamentSettings built from `env`."""
+    """Start the tournaments router in a Worker, with its outbox relay, with
+    TournamentSettings built from `env` (what `python -m tournaments` runs)."""
     started: list[RunningWorker] = []
 
     async def start(**overrides: Any) -> RunningWorker:
@@ -80,19 +83,21 @@ async def start_worker(
         values.update(overrides)
         runtime = await Runtime.start(TournamentSettings(**values), "tournaments-test")
         worker = Worker(runtime, router, concurrency=10)
-        running = RunningWorker(runtime, worker)
+        running = RunningWorker(runtime, worker, OutboxRelay(runtime, sweep_every=1))
 
         async def observe(outcome: JobOutcome) -> None:
             running.seen.append(outcome)
 
         worker.observers.append(observe)
         await worker.start()
+        running.relay.start()
         started.append(running)
         return running
 
     yield start
     for running in started:
         await running.worker.stop(1)
+        await running.relay.stop()
         await running.runtime.close()
 
 
@@ -112,6 +117,7 @@ async def test_warn_deadlines_run_twice_warns_each_player_once_by_email_and_noti
     await runtime.publisher.publish(WARN_DEADLINES, RunPeriodic(job="warn_deadlines"))
     await running.done(WARN_DEADLINES.name, 3)
     await running.done(EMAIL.name, 2)
+    await _outbox_published(runtime)
 
     for address in soon.emails:
         [mail] = sink.to(address)
@@ -130,10 +136,6 @@ async def test_warn_deadlines_run_twice_warns_each_player_once_by_email_and_noti
 
     warned = await runtime.pool.fetchval("SELECT count(*) FROM tournaments.deadline_warnings")
     assert warned == 2
-    unpublished = await runtime.pool.fetchval(
-        "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
-    )
-    assert unpublished == 0
 
 
 async def test_expire_matches_marks_past_deadline_match_expired_once_and_tells_both_players(
@@ -156,6 +158,7 @@ async def test_expire_matches_marks_past_deadline_match_expired_once_and_tells_b
     assert second["expired_at"] == first["expired_at"]  # not expired a second time
     assert (await _match(runtime.pool, ongoing.match_id))["status"] == "pending"
 
+    await _outbox_published(runtime)
     told = drain(env["RABBITMQ_URL"], "notifications.normal")
     assert sorted(n.body["user_id"] for n in told) == sorted(overdue.users)
     assert all(n.body["title"] == "Match expired" for n in told)
@@ -226,6 +229,18 @@ async def test_same_email_job_delivered_twice_is_sent_once(
     assert len(sink.to("twice@example.test")) == 1
 
 
+async def _outbox_published(runtime: Runtime) -> None:
+    """Until the relay has published every follow-up job the handlers wrote."""
+
+    async def published() -> bool:
+        unpublished = await runtime.pool.fetchval(
+            "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
+        )
+        return bool(unpublished == 0)
+
+    await eventually_async(published, timeout=30)
+
+
 async def _match(pool: asyncpg.Pool, match_id: uuid.UUID) -> asyncpg.Record:
     row = await pool.fetchrow(
         "SELECT status, expired_at FROM tournaments.matches WHERE id = $1", match_id
@@ -255,14 +270,13 @@ async def test_a_settled_round_advances_once_across_workers_redeliveries_and_rep
         )
     drain(env["RABBITMQ_URL"], "notifications.normal")
 
-    # The same round advanced many times at once: its own id (a redelivery, a second
-    # trigger), another id (a trigger after the outbox forgot the first), then the
-    # outbox's copy. Two workers take them concurrently.
+    # The same round advanced many times at once: the outbox's copy (the relays publish
+    # it), its own id again (a redelivery, a second trigger), another id (a trigger after
+    # the outbox forgot the first). Two workers take them concurrently.
     settled = AdvanceRound(tournament_id=cup.tournament_id, round=1)
     same_id = str(advance_message_id(cup.tournament_id, 1))
     for message_id in (same_id, same_id, str(uuid.uuid4()), str(uuid.uuid4())):
         await runtime.publisher.publish(ADVANCE, settled, envelope=Envelope(message_id=message_id))
-    await outbox.publish_pending(runtime)
 
     async def all_done() -> bool:
         return sum(w.outcomes(ADVANCE.name)["done"] for w in workers) >= 6
@@ -279,7 +293,8 @@ async def test_a_settled_round_advances_once_across_workers_redeliveries_and_rep
     )
     assert round_now == 2
 
-    # Each finalist was told of the final once, in-app and by e-mail.
+    # Each finalist was told of the final once.
+    await _outbox_published(runtime)
     told = [
         n
         for n in drain(env["RABBITMQ_URL"], "notifications.normal")
@@ -334,8 +349,6 @@ async def test_expiry_and_a_result_settling_a_round_together_always_advance_it(
             for cup, m in zip(cups, rounds, strict=True)
         ),
     )
-    # The results' follow-ups are published as the gateway would after answering.
-    await outbox.publish_pending(runtime)
 
     async def all_advanced() -> bool:
         advanced = await runtime.pool.fetchval(

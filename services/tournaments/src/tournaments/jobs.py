@@ -33,21 +33,19 @@ async def check_full(job: RunPeriodic, ctx: JobContext) -> None:
     ctx.log.info("check_full: %d tournaments marked full", marked, extra={"slot": job.slot})
 
 
+# The handlers below change state and write the jobs that follow into the outbox in the
+# same transaction; the outbox relay of every tournaments worker publishes them (relay.py),
+# so a run's duration is its own SQL, however many players it has to tell. None of them
+# uses ctx.transaction(): each is idempotent on its own (its WHERE clause no longer
+# matches what a previous run changed; unique keys absorb the rest).
+
+
 @router.handler(AUTO_START)
 async def auto_start(job: RunPeriodic, ctx: JobContext) -> None:
-    # The periodic jobs do not use ctx.transaction(): a retry after a failed publish must
-    # run again to sweep the outbox, and the steps are idempotent on their own.
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         started = await store.start_due(connection)
         await outbox.add(connection, [domain.advance_round(t, 0) for t in started])
-    # Sweeps every unpublished row, its own and any a crashed publisher left behind.
-    published = await outbox.publish_pending(ctx.runtime)
-    ctx.log.info(
-        "auto_start: %d tournaments started, %d jobs published",
-        len(started),
-        published,
-        extra={"slot": job.slot},
-    )
+    ctx.log.info("auto_start: %d tournaments started", len(started), extra={"slot": job.slot})
 
 
 @router.handler(EXPIRE_MATCHES)
@@ -58,12 +56,11 @@ async def expire_matches(job: RunPeriodic, ctx: JobContext) -> None:
         touched = {p.tournament_id for p in players}
         settled = await store.settled_rounds(connection, list(touched))
         await outbox.add(connection, told + [domain.advance_round(t, r) for t, r in settled])
-    published = await outbox.publish_pending(ctx.runtime)
     ctx.log.info(
-        "expire_matches: %d matches expired, %d rounds settled, %d jobs published",
+        "expire_matches: %d matches expired, %d rounds settled, %d jobs queued",
         len({p.match_id for p in players}),
         len(settled),
-        published,
+        len(told) + len(settled),
         extra={"slot": job.slot},
     )
 
@@ -74,15 +71,9 @@ async def warn_deadlines(job: RunPeriodic, ctx: JobContext) -> None:
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         warned = await store.record_deadline_warnings(connection, window)
         await outbox.add(connection, [f for p in warned for f in domain.deadline_warning(p)])
-    published = await outbox.publish_pending(ctx.runtime)
     async with ctx.runtime.pool.acquire() as connection:
         await outbox.prune(connection)
-    ctx.log.info(
-        "warn_deadlines: %d players warned, %d jobs published",
-        len(warned),
-        published,
-        extra={"slot": job.slot},
-    )
+    ctx.log.info("warn_deadlines: %d players warned", len(warned), extra={"slot": job.slot})
 
 
 @router.handler(ADVANCE)
@@ -93,23 +84,19 @@ async def advance(job: AdvanceRound, ctx: JobContext) -> None:
         if done is not None:
             await outbox.add(connection, done.follow_ups)
     if done is None:
-        # A repeat (the round moved on already), perhaps of a run whose publish failed after
-        # commit: sweep what is left. Hence no ctx.transaction() (it would skip the repeat).
-        await outbox.publish_pending(ctx.runtime)
         ctx.log.info(
             "advance: nothing to do for round %d of %s (moved on, or not settled)",
             job.round,
             job.tournament_id,
         )
         return
-    published = await outbox.publish(ctx.runtime, done.follow_ups)
     ctx.log.info(
-        "advance: round %d of %s settled; created rounds %s%s; %d jobs published",
+        "advance: round %d of %s settled; created rounds %s%s; %d jobs queued",
         job.round,
         job.tournament_id,
         done.created,
         f", finished (champion {done.champion})" if done.finished else "",
-        published,
+        len(done.follow_ups),
     )
 
 

@@ -2,12 +2,11 @@
 
 A state change (a match decided, a round created, a deadline passed) writes the jobs it
 causes into `tournaments.outbox` in its own transaction, with a NOTIFY that Postgres
-delivers on commit. After commit they are published with confirms and marked: by the job
-that wrote them, or by the relay every tournaments worker runs (relay.py), woken by the
-NOTIFY, for what the gateway writes. A crash between commit and publish leaves rows
-unpublished; the relay's next sweep takes them. A crash between publish and marking them
-published sends them again with the same message ids, which the consumers absorb
-(notification ids, the e-mail idempotency record, the advance job's round check).
+delivers on commit. The relay every tournaments worker runs (relay.py), woken by the
+NOTIFY, publishes them with confirms and marks them. A crash between commit and publish
+leaves rows unpublished; the relay's next sweep takes them. A crash between publish and
+marking them published sends them again with the same message ids, which the consumers
+absorb (notification ids, the e-mail idempotency record, the advance job's round check).
 """
 
 from __future__ import annotations
@@ -61,31 +60,19 @@ class Entry:
     payload: str
 
 
-async def _lock_unpublished(
-    connection: asyncpg.Connection, limit: int, ids: Sequence[uuid.UUID] | None
-) -> list[Entry]:
-    """Unpublished rows (the oldest, or those of `ids`), locked for this transaction
-    (SKIP LOCKED: no two publishers take the same rows at once)."""
-    if ids is None:
-        rows = await connection.fetch(
-            """
-            SELECT id, queue, job_type, payload FROM tournaments.outbox
-            WHERE published_at IS NULL
-            ORDER BY created_at
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
-            """,
-            limit,
-        )
-    else:
-        rows = await connection.fetch(
-            """
-            SELECT id, queue, job_type, payload FROM tournaments.outbox
-            WHERE id = ANY($1::uuid[]) AND published_at IS NULL
-            FOR UPDATE SKIP LOCKED
-            """,
-            ids,
-        )
+async def _lock_unpublished(connection: asyncpg.Connection, limit: int) -> list[Entry]:
+    """The oldest unpublished rows, locked for this transaction (SKIP LOCKED: no two
+    publishers take the same rows at once)."""
+    rows = await connection.fetch(
+        """
+        SELECT id, queue, job_type, payload FROM tournaments.outbox
+        WHERE published_at IS NULL
+        ORDER BY created_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+        """,
+        limit,
+    )
     return [Entry(r["id"], r["queue"], r["job_type"], r["payload"]) for r in rows]
 
 
@@ -98,37 +85,31 @@ async def _publish_one(publisher: Publisher, entry: Entry) -> None:
     )
 
 
-async def _publish_batch(runtime: Runtime, ids: Sequence[uuid.UUID] | None) -> int:
+async def _publish_batch(runtime: Runtime) -> int:
     """Publish one locked batch and mark it; a failed publish rolls the marks back."""
     async with runtime.pool.acquire() as connection, connection.transaction():
-        entries = await _lock_unpublished(connection, BATCH, ids)
+        entries = await _lock_unpublished(connection, BATCH)
         if entries:
             await asyncio.gather(*(_publish_one(runtime.publisher, e) for e in entries))
             await connection.execute(
-                "UPDATE tournaments.outbox SET published_at = now() WHERE id = ANY($1::uuid[])",
+                # clock_timestamp(): when the confirms were in, not when the batch began.
+                """
+                UPDATE tournaments.outbox SET published_at = clock_timestamp()
+                WHERE id = ANY($1::uuid[])
+                """,
                 [e.id for e in entries],
             )
     return len(entries)
-
-
-async def publish(runtime: Runtime, follow_ups: Sequence[FollowUp]) -> int:
-    """Publish the rows of these follow-ups (those nobody else is publishing right now)."""
-    ids = [f.id for f in follow_ups]
-    total = 0
-    for start in range(0, len(ids), BATCH):
-        total += await _publish_batch(runtime, ids[start : start + BATCH])
-    return total
 
 
 async def publish_pending(runtime: Runtime) -> int:
     """Publish every unpublished row (confirmed), batch by batch; returns how many."""
     total = 0
     while True:
-        published = await _publish_batch(runtime, None)
+        published = await _publish_batch(runtime)
         total += published
         if published < BATCH:
-            break
-    return total
+            return total
 
 
 async def prune(connection: asyncpg.Connection, keep_seconds: float = 86_400) -> None:

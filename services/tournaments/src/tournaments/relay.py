@@ -1,12 +1,12 @@
-"""The outbox relay: publishes what others committed to the outbox, as soon as they commit.
+"""The outbox relay: publishes the follow-up jobs in the outbox as soon as they commit.
 
-The gateway decides matches inside a request (results, reports) and leaves their
-follow-ups in the outbox: it answers once they are committed and never waits for
-RabbitMQ on that path. Every tournaments worker runs this relay: it LISTENs for the
-outbox's NOTIFY (sent on commit by `outbox.add`) and publishes the unpublished rows when
-woken, and every SWEEP_EVERY seconds anyway, since a notification sent while the listener
-reconnects is lost. Several workers' relays split the rows (FOR UPDATE SKIP LOCKED), and
-a burst of commits while one sweep runs is taken by the next sweep in one batch.
+Whatever changes a tournament (a result or report in the gateway, a job in a worker)
+writes the jobs that follow into the outbox and commits; none of them waits for RabbitMQ.
+Every tournaments worker runs this relay: it LISTENs for the outbox's NOTIFY (sent on
+commit by `outbox.add`) and publishes the unpublished rows when woken, and every
+SWEEP_EVERY seconds anyway, since a notification sent while the listener reconnects is
+lost. Several workers' relays split the rows (FOR UPDATE SKIP LOCKED), and a burst of
+commits while one sweep runs is taken by the next sweep in one batch.
 """
 
 from __future__ import annotations
