@@ -68,6 +68,9 @@ def test_capacity_two_fills_then_check_full_and_auto_start_start_it_with_a_match
         def started() -> dict[str, Any]:
             body: dict[str, Any] = user.get(url).json()
             assert body["status"] == "started", body["status"]
+            # auto_start hands each started tournament to tournaments.advance (round 0),
+            # which creates the first round a moment later.
+            assert body["round"] == 1, body["round"]
             return body
 
         body = eventually(started, timeout=30)

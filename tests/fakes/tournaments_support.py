@@ -71,6 +71,42 @@ async def seed_match(
 
 
 @dataclass(frozen=True)
+class SeededTournament:
+    tournament_id: uuid.UUID
+    players: list[uuid.UUID]  # in join order
+
+
+async def seed_started(connection: asyncpg.Connection, players: int) -> SeededTournament:
+    """A tournament just started by auto_start (round 0) with `players` players."""
+    tag = uuid.uuid4().hex[:8]
+    tournament_id = uuid.uuid4()
+    ids = [uuid.uuid4() for _ in range(players)]
+    async with connection.transaction():
+        await connection.execute(
+            """
+            INSERT INTO tournaments.tournaments
+                (id, owner_id, name, capacity, status, match_deadline_minutes, player_count,
+                 started_at)
+            VALUES ($1, 'organiser', $2, $3, 'started', 60, $3, now())
+            """,
+            tournament_id,
+            f"Cup {tag}",
+            players,
+        )
+        await connection.executemany(
+            """
+            INSERT INTO tournaments.players (id, tournament_id, user_id, name, email, joined_at)
+            VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+            """,
+            [
+                (player, tournament_id, f"user-{tag}-{n}", f"P{n}", f"p{n}-{tag}@example.test", n)
+                for n, player in enumerate(ids)
+            ],
+        )
+    return SeededTournament(tournament_id, ids)
+
+
+@dataclass(frozen=True)
 class Drained:
     message_id: str | None
     type: str | None

@@ -3,6 +3,7 @@ aiosmtpd sink on localhost (the e2e tests run the same code as Procfile processe
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,21 +13,29 @@ from typing import Any
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
-from common.consumer import JobOutcome, Worker
+from common.consumer import JobContext, JobOutcome, Worker
+from common.envelope import Envelope
 from common.runtime import Runtime
+from common.web import Caller
+from tournaments import jobs
+from tournaments.api import decisions
 from tournaments.contracts import (
+    ADVANCE,
     EMAIL,
     EXPIRE_MATCHES,
     WARN_DEADLINES,
+    AdvanceRound,
     RunPeriodic,
     SendEmail,
+    advance_message_id,
     player_message_id,
 )
 from tournaments.jobs import router
+from tournaments.relay import OutboxRelay
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink
-from tests.fakes.tournaments_support import drain, seed_match
+from tests.fakes.tournaments_support import drain, seed_match, seed_started
 from tests.support import eventually_async
 from tests.support.stack import free_port
 
@@ -35,6 +44,7 @@ from tests.support.stack import free_port
 class RunningWorker:
     runtime: Runtime
     worker: Worker
+    relay: OutboxRelay
     seen: list[JobOutcome] = field(default_factory=list)
 
     def outcomes(self, queue: str) -> Counter[str]:
@@ -58,7 +68,8 @@ def sink() -> Iterator[SmtpSink]:
 async def start_worker(
     env: dict[str, Any],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the tournaments router in a Worker with TournamentSettings built from `env`."""
+    """Start the tournaments router in a Worker, with its outbox relay, with
+    TournamentSettings built from `env` (what `python -m tournaments` runs)."""
     started: list[RunningWorker] = []
 
     async def start(**overrides: Any) -> RunningWorker:
@@ -72,19 +83,21 @@ async def start_worker(
         values.update(overrides)
         runtime = await Runtime.start(TournamentSettings(**values), "tournaments-test")
         worker = Worker(runtime, router, concurrency=10)
-        running = RunningWorker(runtime, worker)
+        running = RunningWorker(runtime, worker, OutboxRelay(runtime, sweep_every=1))
 
         async def observe(outcome: JobOutcome) -> None:
             running.seen.append(outcome)
 
         worker.observers.append(observe)
         await worker.start()
+        running.relay.start()
         started.append(running)
         return running
 
     yield start
     for running in started:
         await running.worker.stop(1)
+        await running.relay.stop()
         await running.runtime.close()
 
 
@@ -104,6 +117,7 @@ async def test_warn_deadlines_run_twice_warns_each_player_once_by_email_and_noti
     await runtime.publisher.publish(WARN_DEADLINES, RunPeriodic(job="warn_deadlines"))
     await running.done(WARN_DEADLINES.name, 3)
     await running.done(EMAIL.name, 2)
+    await _outbox_published(runtime)
 
     for address in soon.emails:
         [mail] = sink.to(address)
@@ -122,10 +136,6 @@ async def test_warn_deadlines_run_twice_warns_each_player_once_by_email_and_noti
 
     warned = await runtime.pool.fetchval("SELECT count(*) FROM tournaments.deadline_warnings")
     assert warned == 2
-    unpublished = await runtime.pool.fetchval(
-        "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
-    )
-    assert unpublished == 0
 
 
 async def test_expire_matches_marks_past_deadline_match_expired_once_and_tells_both_players(
@@ -148,6 +158,7 @@ async def test_expire_matches_marks_past_deadline_match_expired_once_and_tells_b
     assert second["expired_at"] == first["expired_at"]  # not expired a second time
     assert (await _match(runtime.pool, ongoing.match_id))["status"] == "pending"
 
+    await _outbox_published(runtime)
     told = drain(env["RABBITMQ_URL"], "notifications.normal")
     assert sorted(n.body["user_id"] for n in told) == sorted(overdue.users)
     assert all(n.body["title"] == "Match expired" for n in told)
@@ -218,9 +229,141 @@ async def test_same_email_job_delivered_twice_is_sent_once(
     assert len(sink.to("twice@example.test")) == 1
 
 
+async def _outbox_published(runtime: Runtime) -> None:
+    """Until the relay has published every follow-up job the handlers wrote."""
+
+    async def published() -> bool:
+        unpublished = await runtime.pool.fetchval(
+            "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
+        )
+        return bool(unpublished == 0)
+
+    await eventually_async(published, timeout=30)
+
+
 async def _match(pool: asyncpg.Pool, match_id: uuid.UUID) -> asyncpg.Record:
     row = await pool.fetchrow(
         "SELECT status, expired_at FROM tournaments.matches WHERE id = $1", match_id
     )
     assert row is not None
     return row
+
+
+async def test_a_settled_round_advances_once_across_workers_redeliveries_and_repeats(
+    sink: SmtpSink, start_worker: Any, env: dict[str, Any]
+) -> None:
+    workers: list[RunningWorker] = [await start_worker(smtp_port=sink.port) for _ in range(2)]
+    runtime = workers[0].runtime
+    async with runtime.pool.acquire() as connection:
+        cup = await seed_started(connection, players=4)
+    await runtime.publisher.publish(ADVANCE, AdvanceRound(tournament_id=cup.tournament_id, round=0))
+
+    async def first_round() -> list[asyncpg.Record]:
+        return await _round(runtime.pool, cup.tournament_id, 1)
+
+    matches = await eventually_async(first_round, timeout=30)
+    organiser = Caller("organiser")
+    for match in matches:
+        # The gateway's SQL: decides the match and writes the advance job to the outbox.
+        await decisions.record_result(
+            runtime.pool, cup.tournament_id, match["id"], match["player1_id"], organiser
+        )
+    drain(env["RABBITMQ_URL"], "notifications.normal")
+
+    # The same round advanced many times at once: the outbox's copy (the relays publish
+    # it), its own id again (a redelivery, a second trigger), another id (a trigger after
+    # the outbox forgot the first). Two workers take them concurrently.
+    settled = AdvanceRound(tournament_id=cup.tournament_id, round=1)
+    same_id = str(advance_message_id(cup.tournament_id, 1))
+    for message_id in (same_id, same_id, str(uuid.uuid4()), str(uuid.uuid4())):
+        await runtime.publisher.publish(ADVANCE, settled, envelope=Envelope(message_id=message_id))
+
+    async def all_done() -> bool:
+        return sum(w.outcomes(ADVANCE.name)["done"] for w in workers) >= 6
+
+    await eventually_async(all_done, timeout=30)
+    # The row lock made every repeat wait and then find the round moved on: none failed
+    # an attempt (a second creation would have hit the unique key and been retried).
+    for worker in workers:
+        assert set(worker.outcomes(ADVANCE.name)) == {"done"}
+    [final] = await _round(runtime.pool, cup.tournament_id, 2)
+    assert {final["player1_id"], final["player2_id"]} == {m["player1_id"] for m in matches}
+    round_now = await runtime.pool.fetchval(
+        "SELECT round FROM tournaments.tournaments WHERE id = $1", cup.tournament_id
+    )
+    assert round_now == 2
+
+    # Each finalist was told of the final once.
+    await _outbox_published(runtime)
+    told = [
+        n
+        for n in drain(env["RABBITMQ_URL"], "notifications.normal")
+        if n.body["title"].startswith("Round 2")
+    ]
+    assert sorted(n.body["id"] for n in told) == sorted(
+        str(player_message_id(final["id"], p, "match"))
+        for p in (final["player1_id"], final["player2_id"])
+    )
+
+
+async def _round(pool: asyncpg.Pool, tournament_id: uuid.UUID, number: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        """
+        SELECT id, player1_id, player2_id, status FROM tournaments.matches
+        WHERE tournament_id = $1 AND round = $2 ORDER BY position
+        """,
+        tournament_id,
+        number,
+    )
+    return rows
+
+
+async def test_expiry_and_a_result_settling_a_round_together_always_advance_it(
+    sink: SmtpSink, start_worker: Any
+) -> None:
+    running: RunningWorker = await start_worker(smtp_port=sink.port)
+    runtime = running.runtime
+    cups = []
+    async with runtime.pool.acquire() as connection:
+        for _ in range(10):
+            cup = await seed_started(connection, players=4)
+            await runtime.publisher.publish(
+                ADVANCE, AdvanceRound(tournament_id=cup.tournament_id, round=0)
+            )
+            cups.append(cup)
+    await running.done(ADVANCE.name, len(cups))
+    rounds = [await _round(runtime.pool, cup.tournament_id, 1) for cup in cups]
+    # In each tournament one match is past its deadline and the other gets its result
+    # while expire_matches runs: whichever commits last must see the round settled.
+    await runtime.pool.execute(
+        "UPDATE tournaments.matches SET deadline = now() WHERE id = ANY($1::uuid[])",
+        [matches[0]["id"] for matches in rounds],
+    )
+    expiry = JobContext(runtime, EXPIRE_MATCHES, Envelope(job_type="RunPeriodic"))
+    await asyncio.gather(
+        jobs.expire_matches(RunPeriodic(job="expire_matches"), expiry),
+        *(
+            decisions.record_result(
+                runtime.pool, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
+            )
+            for cup, m in zip(cups, rounds, strict=True)
+        ),
+    )
+
+    async def all_advanced() -> bool:
+        advanced = await runtime.pool.fetchval(
+            """
+            SELECT count(*) FROM tournaments.tournaments
+            WHERE id = ANY($1::uuid[]) AND status = 'finished'
+            """,
+            [cup.tournament_id for cup in cups],
+        )
+        return bool(advanced == len(cups))
+
+    # One player left standing in each (the other match expired with nobody): champion.
+    await eventually_async(all_advanced, timeout=30)
+    champions = await runtime.pool.fetch(
+        "SELECT champion_id FROM tournaments.tournaments WHERE id = ANY($1::uuid[])",
+        [cup.tournament_id for cup in cups],
+    )
+    assert {row["champion_id"] for row in champions} == {m[1]["player1_id"] for m in rounds}

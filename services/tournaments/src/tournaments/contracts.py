@@ -1,7 +1,8 @@
 """Tournament jobs and the rules both the gateway and the tournaments worker need.
 
 The periodic jobs (check_full, auto_start, expire_matches, warn_deadlines) carry a
-`RunPeriodic` payload; e-mails carry `SendEmail`, one job per recipient.
+`RunPeriodic` payload; a settled round carries `AdvanceRound`; e-mails carry `SendEmail`,
+one job per recipient.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from common.schedule import PeriodicJob
 from pydantic import AfterValidator, Field
 
 # The queues are part of the contract: other domains publish to them from here.
+from .topology import (
+    ADVANCE as ADVANCE,
+)
 from .topology import (
     AUTO_START as AUTO_START,
 )
@@ -39,6 +43,18 @@ PERIODIC_QUEUES: Final = {
     "expire_matches": EXPIRE_MATCHES,
     "warn_deadlines": WARN_DEADLINES,
 }
+
+
+def periodic_job_name(name: str) -> str | None:
+    """The short name of a periodic job named either way (`check_full` or the queue
+    name `tournaments.check_full`, as the contract spells it); None when unknown."""
+    if name in PERIODIC_QUEUES:
+        return name
+    for short, queue in PERIODIC_QUEUES.items():
+        if queue.name == name:
+            return short
+    return None
+
 
 # Namespace of every deterministic id this domain derives (warnings, e-mails, slots), so
 # a re-run or a redelivery computes the same id and the unique key absorbs the repeat.
@@ -94,6 +110,19 @@ class SendEmail(Job):
     tournament_id: uuid.UUID | None = None
 
 
+class AdvanceRound(Job):
+    """Round `round` of a tournament is settled: create the next one, or finish it.
+
+    Round 0 is the start (auto_start): the first round is created. Published with the
+    message id `advance_message_id(tournament_id, round)`, so every trigger of the same
+    round is the same job; the handler advances only while the tournament is still at
+    that round, so a repeat changes nothing.
+    """
+
+    tournament_id: uuid.UUID
+    round: int = Field(ge=0)
+
+
 def periodic_jobs(tournaments_every: float, deadlines_every: float) -> list[PeriodicJob]:
     """The scheduler's table: Laravel's `routes/console.php`, as data."""
     return [
@@ -109,22 +138,19 @@ def slot_message_id(job: str, slot: int) -> str:
     return str(uuid.uuid5(NAMESPACE, f"schedule:{job}:{slot}"))
 
 
-def player_message_id(match_id: uuid.UUID, player_id: uuid.UUID, kind: str) -> uuid.UUID:
-    """Id of the notification or e-mail about `match_id` for `player_id` (`kind` tells which)."""
-    return uuid.uuid5(NAMESPACE, f"{kind}:{match_id}:{player_id}")
+def player_message_id(subject_id: uuid.UUID, player_id: uuid.UUID, kind: str) -> uuid.UUID:
+    """Id of the notification or e-mail for `player_id` about `subject_id` (a match, or the
+    tournament for its final result); `kind` tells which message it is."""
+    return uuid.uuid5(NAMESPACE, f"{kind}:{subject_id}:{player_id}")
+
+
+def advance_message_id(tournament_id: uuid.UUID, round_number: int) -> uuid.UUID:
+    """The one id of "round `round_number` of this tournament is settled"."""
+    return uuid.uuid5(NAMESPACE, f"advance:{tournament_id}:{round_number}")
 
 
 def bulk_email_id(bulk_id: uuid.UUID, player_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"bulk:{bulk_id}:{player_id}")
-
-
-def first_round_pairs(seats: list[uuid.UUID]) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Pairs by seat order (1 v 2, 3 v 4, ...); an odd last player gets a bye.
-
-    The worker does this in SQL (`auto_start`); this is the rule it implements, for tests
-    and readers.
-    """
-    return [(seats[i], seats[i + 1]) for i in range(0, len(seats) - 1, 2)]
 
 
 def schedule_state_key(prefix: str, job: str) -> str:

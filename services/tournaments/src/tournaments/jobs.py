@@ -1,4 +1,4 @@
-"""Handlers of the tournaments queues: the four periodic jobs and the e-mail job."""
+"""Handlers of the tournaments queues: the four periodic jobs, round advancement, e-mail."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from common.consumer import JobContext, JobRouter
 from common.errors import Permanent, RetryLater
 from common.ratelimit import Rate
 
-from . import domain, mailer, outbox, store
+from . import domain, mailer, outbox, rounds, store
 from .contracts import (
+    ADVANCE,
     AUTO_START,
     CHECK_FULL,
     EMAIL,
     EXPIRE_MATCHES,
     WARN_DEADLINES,
+    AdvanceRound,
     RunPeriodic,
     SendEmail,
 )
@@ -31,30 +33,34 @@ async def check_full(job: RunPeriodic, ctx: JobContext) -> None:
     ctx.log.info("check_full: %d tournaments marked full", marked, extra={"slot": job.slot})
 
 
+# The handlers below change state and write the jobs that follow into the outbox in the
+# same transaction; the outbox relay of every tournaments worker publishes them (relay.py),
+# so a run's duration is its own SQL, however many players it has to tell. None of them
+# uses ctx.transaction(): each is idempotent on its own (its WHERE clause no longer
+# matches what a previous run changed; unique keys absorb the rest).
+
+
 @router.handler(AUTO_START)
 async def auto_start(job: RunPeriodic, ctx: JobContext) -> None:
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
-        started, matches = await store.start_due(connection)
-    ctx.log.info(
-        "auto_start: %d tournaments started, %d matches created",
-        started,
-        matches,
-        extra={"slot": job.slot},
-    )
+        started = await store.start_due(connection)
+        await outbox.add(connection, [domain.advance_round(t, 0) for t in started])
+    ctx.log.info("auto_start: %d tournaments started", len(started), extra={"slot": job.slot})
 
 
 @router.handler(EXPIRE_MATCHES)
 async def expire_matches(job: RunPeriodic, ctx: JobContext) -> None:
-    # The periodic jobs do not use ctx.transaction(): a retry after a failed publish must
-    # run again to sweep the outbox, and the steps are idempotent on their own.
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         players = await store.expire_past_deadline(connection)
-        await store.add_to_outbox(connection, [f for p in players for f in domain.match_expired(p)])
-    published = await outbox.publish_pending(ctx.runtime)
+        told = [f for p in players for f in domain.match_expired(p)]
+        touched = {p.tournament_id for p in players}
+        settled = await store.settled_rounds(connection, list(touched))
+        await outbox.add(connection, told + [domain.advance_round(t, r) for t, r in settled])
     ctx.log.info(
-        "expire_matches: %d matches expired, %d jobs published",
+        "expire_matches: %d matches expired, %d rounds settled, %d jobs queued",
         len({p.match_id for p in players}),
-        published,
+        len(settled),
+        len(told) + len(settled),
         extra={"slot": job.slot},
     )
 
@@ -64,15 +70,33 @@ async def warn_deadlines(job: RunPeriodic, ctx: JobContext) -> None:
     window = settings_of(ctx.runtime).deadline_warning
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         warned = await store.record_deadline_warnings(connection, window)
-        await store.add_to_outbox(
-            connection, [f for p in warned for f in domain.deadline_warning(p)]
+        await outbox.add(connection, [f for p in warned for f in domain.deadline_warning(p)])
+    async with ctx.runtime.pool.acquire() as connection:
+        await outbox.prune(connection)
+    ctx.log.info("warn_deadlines: %d players warned", len(warned), extra={"slot": job.slot})
+
+
+@router.handler(ADVANCE)
+async def advance(job: AdvanceRound, ctx: JobContext) -> None:
+    """Create the next round of a settled one, or finish the tournament (rounds.py)."""
+    async with ctx.runtime.pool.acquire() as connection, connection.transaction():
+        done = await rounds.advance(connection, job.tournament_id, job.round)
+        if done is not None:
+            await outbox.add(connection, done.follow_ups)
+    if done is None:
+        ctx.log.info(
+            "advance: nothing to do for round %d of %s (moved on, or not settled)",
+            job.round,
+            job.tournament_id,
         )
-    published = await outbox.publish_pending(ctx.runtime)
+        return
     ctx.log.info(
-        "warn_deadlines: %d players warned, %d jobs published",
-        len(warned),
-        published,
-        extra={"slot": job.slot},
+        "advance: round %d of %s settled; created rounds %s%s; %d jobs queued",
+        job.round,
+        job.tournament_id,
+        done.created,
+        f", finished (champion {done.champion})" if done.finished else "",
+        len(done.follow_ups),
     )
 
 

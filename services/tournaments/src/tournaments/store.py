@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import asyncpg
 
-from .domain import FollowUp, PlayerOfMatch
+from .domain import PlayerOfMatch
 
 
 async def mark_full(connection: asyncpg.Connection) -> int:
@@ -29,47 +28,22 @@ async def mark_full(connection: asyncpg.Connection) -> int:
     return len(rows)
 
 
-async def start_due(connection: asyncpg.Connection) -> tuple[int, int]:
+async def start_due(connection: asyncpg.Connection) -> list[uuid.UUID]:
     """Start full tournaments (and open ones past `starts_at` with 2+ players).
 
-    One statement: the UPDATE claims the tournaments, the players are seated by join order
-    and paired 1 v 2, 3 v 4, ... (an odd last player gets a bye), and the first-round
-    matches are inserted with their deadlines. Returns (tournaments, matches).
+    One UPDATE claims them; each one's first round is created by its `tournaments.advance`
+    job (round 0), so a run that starts a thousand tournaments does not wait for the
+    thousands of messages that announce their matches. Returns the started ids.
     """
-    row = await connection.fetchrow(
+    rows = await connection.fetch(
         """
-        WITH starting AS (
-            UPDATE tournaments.tournaments SET status = 'started', started_at = now()
-            WHERE status = 'full'
-               OR (status = 'open' AND starts_at <= now() AND player_count >= 2)
-            RETURNING id, match_deadline_minutes
-        ), seated AS (
-            SELECT p.id, p.tournament_id, s.match_deadline_minutes,
-                   row_number() OVER (
-                       PARTITION BY p.tournament_id ORDER BY p.joined_at, p.id
-                   ) - 1 AS seat
-            FROM tournaments.players p JOIN starting s ON s.id = p.tournament_id
-        ), paired AS (
-            SELECT tournament_id, seat / 2 AS position, match_deadline_minutes,
-                   array_agg(id ORDER BY seat) AS pair
-            FROM seated
-            GROUP BY tournament_id, seat / 2, match_deadline_minutes
-            HAVING count(*) = 2
-        ), created AS (
-            INSERT INTO tournaments.matches
-                (tournament_id, round, position, player1_id, player2_id, deadline)
-            SELECT tournament_id, 1, position, pair[1], pair[2],
-                   now() + make_interval(mins => match_deadline_minutes)
-            FROM paired
-            ON CONFLICT (tournament_id, round, position) DO NOTHING
-            RETURNING id
-        )
-        SELECT (SELECT count(*) FROM starting) AS started,
-               (SELECT count(*) FROM created) AS matches
+        UPDATE tournaments.tournaments SET status = 'started', started_at = now()
+        WHERE status = 'full'
+           OR (status = 'open' AND starts_at <= now() AND player_count >= 2)
+        RETURNING id
         """
     )
-    assert row is not None
-    return int(row["started"]), int(row["matches"])
+    return [row["id"] for row in rows]
 
 
 # The two players of a match as rows: (match, player) pairs joined to what we tell them.
@@ -90,24 +64,72 @@ def _player(row: asyncpg.Record) -> PlayerOfMatch:
         tournament_id=row["tournament_id"],
         tournament=row["tournament"],
         deadline=row["deadline"],
+        winner_id=row.get("winner_id"),
     )
 
 
 async def expire_past_deadline(connection: asyncpg.Connection) -> list[PlayerOfMatch]:
-    """Pending matches past their deadline become `expired`; returns both players of each."""
+    """Pending matches past their deadline become `expired`; returns both players of each.
+
+    Call in a transaction. Their tournaments are locked first, in id order (results,
+    reports and the advance job lock the same row, so whether a round is settled is
+    decided on committed data, and two runs never deadlock). A match that exactly one of
+    its players reported goes to the winner that report names (`winner_id`); any other
+    expired match sends nobody on.
+    """
+    locked = await connection.fetch(
+        """
+        SELECT t.id FROM tournaments.tournaments t
+        WHERE t.id IN (
+            SELECT m.tournament_id FROM tournaments.matches m
+            WHERE m.status = 'pending' AND m.deadline <= now()
+        )
+        ORDER BY t.id
+        FOR UPDATE
+        """
+    )
+    if not locked:
+        return []
     rows = await connection.fetch(
         f"""
         WITH expired AS (
-            UPDATE tournaments.matches SET status = 'expired', expired_at = now()
-            WHERE status = 'pending' AND deadline <= now()
-            RETURNING id, tournament_id, player1_id, player2_id, deadline
+            UPDATE tournaments.matches m
+            SET status = 'expired', expired_at = now(), decided_at = now(),
+                decided_by = 'deadline',
+                winner_id = (
+                    SELECT (array_agg(r.winner_id))[1] FROM tournaments.match_reports r
+                    WHERE r.match_id = m.id HAVING count(*) = 1
+                )
+            WHERE m.status = 'pending' AND m.deadline <= now()
+              AND m.tournament_id = ANY($1::uuid[])
+            RETURNING id, tournament_id, player1_id, player2_id, deadline, winner_id
         )
         SELECT m.id AS match_id, p.id AS player_id, p.user_id, p.name, p.email,
-               t.id AS tournament_id, t.name AS tournament, m.deadline
+               t.id AS tournament_id, t.name AS tournament, m.deadline, m.winner_id
         FROM expired m {_PLAYERS_OF}
-        """
+        """,
+        [row["id"] for row in locked],
     )
     return [_player(row) for row in rows]
+
+
+async def settled_rounds(
+    connection: asyncpg.Connection, tournament_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, int]]:
+    """(tournament, round) of those started tournaments whose current round has no
+    pending match left: each needs its `tournaments.advance`."""
+    rows = await connection.fetch(
+        """
+        SELECT t.id, t.round FROM tournaments.tournaments t
+        WHERE t.id = ANY($1::uuid[]) AND t.status = 'started' AND t.round > 0
+          AND NOT EXISTS (
+              SELECT 1 FROM tournaments.matches m
+              WHERE m.tournament_id = t.id AND m.round = t.round AND m.status = 'pending'
+          )
+        """,
+        list(tournament_ids),
+    )
+    return [(row["id"], row["round"]) for row in rows]
 
 
 async def record_deadline_warnings(
@@ -138,64 +160,6 @@ async def record_deadline_warnings(
         window_seconds,
     )
     return [_player(row) for row in rows]
-
-
-async def add_to_outbox(connection: asyncpg.Connection, follow_ups: Sequence[FollowUp]) -> None:
-    """Write follow-up jobs in the caller's transaction (one statement for all of them)."""
-    if not follow_ups:
-        return
-    await connection.execute(
-        """
-        INSERT INTO tournaments.outbox (id, queue, job_type, payload)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
-        ON CONFLICT (id) DO NOTHING
-        """,
-        [f.id for f in follow_ups],
-        [f.queue.name for f in follow_ups],
-        [f.job_type for f in follow_ups],
-        [f.job.model_dump_json() for f in follow_ups],
-    )
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: uuid.UUID
-    queue: str
-    job_type: str
-    payload: str
-
-
-async def lock_unpublished(connection: asyncpg.Connection, limit: int) -> list[OutboxEntry]:
-    """Unpublished outbox rows, locked for this transaction (SKIP LOCKED: no two
-    workers publish the same batch at once)."""
-    rows = await connection.fetch(
-        """
-        SELECT id, queue, job_type, payload FROM tournaments.outbox
-        WHERE published_at IS NULL
-        ORDER BY created_at
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-        """,
-        limit,
-    )
-    return [OutboxEntry(r["id"], r["queue"], r["job_type"], r["payload"]) for r in rows]
-
-
-async def mark_published(connection: asyncpg.Connection, ids: Sequence[uuid.UUID]) -> None:
-    await connection.execute(
-        "UPDATE tournaments.outbox SET published_at = now() WHERE id = ANY($1::uuid[])", ids
-    )
-
-
-async def prune_outbox(connection: asyncpg.Connection, keep_seconds: float = 86_400) -> None:
-    """Forget rows published more than a day ago (their ids live on in the consumers)."""
-    await connection.execute(
-        """
-        DELETE FROM tournaments.outbox
-        WHERE published_at < now() - make_interval(secs => $1)
-        """,
-        keep_seconds,
-    )
 
 
 # ------------------------------------------------------------------------------ e-mails

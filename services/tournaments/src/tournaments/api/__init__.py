@@ -1,7 +1,17 @@
 """The tournaments domain's HTTP surface, as the gateway mounts it."""
 
 from common.web import DomainApi
+from fastapi import APIRouter
 
-from .routes import router, schedule_section
+from . import results, routes
+from .dashboard import tournaments_in_play
 
-api = DomainApi(router=router, queue_sections={"schedule": schedule_section})
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(results.router)
+
+api = DomainApi(
+    router=router,
+    queue_sections={"schedule": routes.schedule_section},
+    dashboard_panels={"tournaments": tournaments_in_play},
+)

@@ -27,6 +27,7 @@ from ..contracts import (
     RunPeriodic,
     SendEmail,
     bulk_email_id,
+    periodic_job_name,
     periodic_jobs,
     schedule_state_key,
 )
@@ -63,7 +64,13 @@ async def create_tournament(body: NewTournament, user: CurrentUser, db: Db) -> d
 
 @router.get("/v1/tournaments/{tournament_id}")
 async def show_tournament(tournament_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return await store.details(db, await store.visible(db, tournament_id, user.id))
+    return await store.details(db, await store.visible(db, tournament_id, user.id, user.admin))
+
+
+@router.get("/v1/tournaments/{tournament_id}/bracket")
+async def show_bracket(tournament_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
+    """The rounds in order, each with its matches (and byes) by position."""
+    return await store.bracket(db, await store.visible(db, tournament_id, user.id, user.admin))
 
 
 @router.post("/v1/tournaments/{tournament_id}/players", status_code=201)
@@ -127,13 +134,16 @@ async def email_players(
 
 @router.post("/v1/ops/schedule/{job}/run", status_code=202, tags=["ops"])
 async def run_periodic_job(job: str, admin: AdminUser, publisher: PublisherDep) -> dict[str, Any]:
-    queue = PERIODIC_QUEUES.get(job)
-    if queue is None:
-        raise NotFound(f"no periodic job {job!r}; known jobs: {', '.join(PERIODIC_QUEUES)}")
+    """`job` as the contract names it (`tournaments.check_full`) or its short form."""
+    name = periodic_job_name(job)
+    if name is None:
+        known = ", ".join(f"{q.name} ({short})" for short, q in PERIODIC_QUEUES.items())
+        raise NotFound(f"no periodic job {job!r}; known jobs: {known}")
+    queue = PERIODIC_QUEUES[name]
     message_id = await publisher.publish(
-        queue, RunPeriodic(job=job, requested_by=admin.id), envelope=Envelope(user_id=admin.id)
+        queue, RunPeriodic(job=name, requested_by=admin.id), envelope=Envelope(user_id=admin.id)
     )
-    return {"job": job, "queue": queue.name, "id": message_id, "status": "queued"}
+    return {"job": name, "queue": queue.name, "id": message_id, "status": "queued"}
 
 
 def _iso(timestamp: float) -> str:

@@ -1,13 +1,17 @@
-"""SQL the gateway runs on the tournaments schema: create, join, read, bulk e-mail."""
+"""SQL the gateway runs on the tournaments schema: create, join, read (the bracket too),
+bulk e-mail. Match results and reports are in decisions.py."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 from common.errors import Conflict, NotFound
+
+from ..bracket import total_rounds
 
 
 async def create(
@@ -78,19 +82,24 @@ async def join(
     return player_id
 
 
-async def visible(pool: asyncpg.Pool, tournament_id: uuid.UUID, user_id: str) -> asyncpg.Record:
-    """The tournament if `user_id` organises it or plays in it; NotFound otherwise."""
+async def visible(
+    pool: asyncpg.Pool, tournament_id: uuid.UUID, user_id: str, admin: bool = False
+) -> asyncpg.Record:
+    """The tournament if `user_id` organises it or plays in it (an admin sees any);
+    NotFound otherwise."""
     row = await pool.fetchrow(
         """
         SELECT t.* FROM tournaments.tournaments t
         WHERE t.id = $1 AND (
-            t.owner_id = $2
+            $3
+            OR t.owner_id = $2
             OR EXISTS (SELECT 1 FROM tournaments.players p
                        WHERE p.tournament_id = t.id AND p.user_id = $2)
         )
         """,
         tournament_id,
         user_id,
+        admin,
     )
     if row is None:
         raise NotFound("no such tournament")
@@ -108,18 +117,53 @@ async def owned(pool: asyncpg.Pool, tournament_id: uuid.UUID, owner_id: str) -> 
     return row
 
 
+def match_view(match: Mapping[str, Any], reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A match as the API shows it: a bye has one player and is `done` with them as winner."""
+    players = [p for p in (match["player1_id"], match["player2_id"]) if p is not None]
+    return {
+        "id": match["id"],
+        "round": match["round"],
+        "position": match["position"],
+        "players": players,
+        "status": match["status"],
+        "deadline": match["deadline"],
+        "winner": match["winner_id"],
+        "bye": len(players) == 1,
+        "reports": [
+            {"player": r["player_id"], "winner": r["winner_id"], "reported_at": r["reported_at"]}
+            for r in reports
+            if r["match_id"] == match["id"]
+        ],
+    }
+
+
+async def _matches(pool: asyncpg.Pool, tournament_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every match of the tournament in bracket order (round, then position)."""
+    async with pool.acquire() as connection:
+        matches = await connection.fetch(
+            """
+            SELECT id, round, position, player1_id, player2_id, status, deadline, winner_id
+            FROM tournaments.matches WHERE tournament_id = $1 ORDER BY round, position
+            """,
+            tournament_id,
+        )
+        reports = await connection.fetch(
+            """
+            SELECT r.match_id, r.player_id, r.winner_id, r.reported_at
+            FROM tournaments.match_reports r
+            JOIN tournaments.matches m ON m.id = r.match_id
+            WHERE m.tournament_id = $1 ORDER BY r.reported_at, r.player_id
+            """,
+            tournament_id,
+        )
+    return [match_view(m, reports) for m in matches]
+
+
 async def details(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, Any]:
     players = await pool.fetch(
         """
         SELECT id, name, email, joined_at FROM tournaments.players
         WHERE tournament_id = $1 ORDER BY joined_at, id
-        """,
-        tournament["id"],
-    )
-    matches = await pool.fetch(
-        """
-        SELECT id, round, position, player1_id, player2_id, status, deadline
-        FROM tournaments.matches WHERE tournament_id = $1 ORDER BY round, position
         """,
         tournament["id"],
     )
@@ -130,18 +174,27 @@ async def details(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, A
         "status": tournament["status"],
         "starts_at": tournament["starts_at"],
         "started_at": tournament["started_at"],
+        "finished_at": tournament["finished_at"],
         "match_deadline_minutes": tournament["match_deadline_minutes"],
+        "round": tournament["round"],
+        "champion": tournament["champion_id"],
         "players": [dict(p) for p in players],
-        "matches": [
-            {
-                "id": m["id"],
-                "round": m["round"],
-                "players": [m["player1_id"], m["player2_id"]],
-                "status": m["status"],
-                "deadline": m["deadline"],
-            }
-            for m in matches
-        ],
+        "matches": await _matches(pool, tournament["id"]),
+    }
+
+
+async def bracket(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, Any]:
+    """The rounds in order, each with its matches by position (byes included)."""
+    rounds: dict[int, list[dict[str, Any]]] = {}
+    for match in await _matches(pool, tournament["id"]):
+        rounds.setdefault(match["round"], []).append(match)
+    return {
+        "id": tournament["id"],
+        "status": tournament["status"],
+        "round": tournament["round"],
+        "rounds_total": total_rounds(tournament["player_count"]),
+        "champion": tournament["champion_id"],
+        "rounds": [{"round": number, "matches": rounds[number]} for number in sorted(rounds)],
     }
 
 
