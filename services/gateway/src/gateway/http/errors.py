@@ -5,14 +5,28 @@ from __future__ import annotations
 import logging
 import math
 
+import asyncpg
 from common.errors import BrokerUnavailable, Conflict, LimitExceeded, NotFound
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
 BROKER_RETRY_AFTER = 5
+# Postgres or Redis out of reach (down, restarting, out of connections): not the
+# request's fault, so 503 + Retry-After like the broker, never a 500.
+STORE_TROUBLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    ConnectionRefusedError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 
 def _field(loc: tuple[object, ...] | list[object]) -> str:
@@ -50,6 +64,17 @@ def install(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": str(BROKER_RETRY_AFTER)},
         )
+
+    async def store_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable", extra={"error": repr(error), "path": request.url.path})
+        return JSONResponse(
+            {"detail": "the database is unavailable right now; retry later"},
+            status_code=503,
+            headers={"Retry-After": str(BROKER_RETRY_AFTER)},
+        )
+
+    for trouble in STORE_TROUBLE:
+        app.add_exception_handler(trouble, store_down)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> JSONResponse:

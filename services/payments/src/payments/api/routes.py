@@ -15,7 +15,7 @@ from typing import Annotated
 
 import asyncpg
 from common.envelope import Envelope, Job
-from common.errors import NotFound
+from common.errors import BrokerUnavailable, NotFound
 from common.runtime import Runtime
 from common.web import CurrentUser, RuntimeDep
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -127,7 +127,16 @@ async def _ingest(
         "transaction_id": transaction_id,
     }
     if staged:
-        await runtime.outbox.send(staged)  # not confirmed: 503, and the sweeper sends it
+        try:
+            await runtime.outbox.send(staged)
+        except BrokerUnavailable as down:
+            log.warning("webhook event stored; its job waits for the broker", extra=fields)
+            raise HTTPException(
+                503,
+                "the job queue is unavailable: the event is stored and will be processed "
+                "once it is back; resending it is safe",
+                headers={"Retry-After": "5"},
+            ) from down
         log.info("webhook event queued", extra=fields)
     elif pending:
         await runtime.publisher.publish(queue, job, envelope=Envelope(message_id=message_id))

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from common.envelope import Envelope
-from common.errors import NotFound
+from common.errors import BrokerUnavailable, NotFound
 from common.runtime import Runtime
 from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field
 from redis.exceptions import RedisError
 
@@ -128,7 +128,15 @@ async def email_players(
             connection,
             [(EMAIL, job, Envelope(message_id=str(job.id), user_id=user.id)) for job in jobs],
         )
-    await runtime.outbox.send(staged)
+    try:
+        await runtime.outbox.send(staged)
+    except BrokerUnavailable as down:
+        raise HTTPException(
+            503,
+            f"the job queue is unavailable: bulk e-mail {bulk_id} is stored and its e-mails "
+            "are queued once it is back; retrying with the same Idempotency-Key is safe",
+            headers={"Retry-After": "5"},
+        ) from down
     return {"id": bulk_id, "status": "queued", "recipients": len(jobs)}
 
 
