@@ -3,6 +3,7 @@ campaign's messages while it sends."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from tests.fakes.sms_provider import FakeProvider
 from tests.fakes.sms_support import campaign_progress, numbers, start_sms
-from tests.support import OTHER_KEY, Stack, eventually
+from tests.support import ADMIN_KEY, OTHER_KEY, Stack, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -154,3 +155,38 @@ def test_paging_while_sending_neither_skips_nor_repeats_a_message(
     assert len({m["id"] for m in seen}) == total
     assert {m["to"] for m in seen} == set(numbers(total))
     assert bad_cursor.status_code == 422 and bad_status.status_code == 422
+
+
+def test_dashboard_campaign_list_shows_the_state_and_pauses_resumes_cancels(stack: Stack) -> None:
+    start_sms(stack, None, workers=0, SMS_CAMPAIGNS_PER_HOUR=0)
+    with stack.client() as client:
+        campaign_id = _create(client, 150)
+        with httpx.Client(base_url=stack.url, timeout=15) as browser:
+            login = browser.post("/dashboard/login", data={"key": ADMIN_KEY})
+            assert login.status_code in (200, 303), login.text
+            page = browser.get("/dashboard")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            sections = browser.get("/dashboard/sections").json()
+            assert f"/dashboard/panels/campaigns/{campaign_id}/pause" in sections["campaigns"]
+
+            def press(verb: str) -> str:
+                answer = browser.post(
+                    f"/dashboard/panels/campaigns/{campaign_id}/{verb}",
+                    data={"csrf": csrf.group(1)},
+                    follow_redirects=False,
+                )
+                assert answer.status_code == 303, answer.text
+                status: str = campaign_progress(client, campaign_id)["status"]
+                return status
+
+            assert press("pause") == "paused"
+            assert "paused" in browser.get("/dashboard/sections").json()["campaigns"]
+            assert press("resume") == "queued"
+            assert press("cancel") == "cancelled"
+            refused = browser.post(
+                f"/dashboard/panels/campaigns/{campaign_id}/explode", data={"csrf": csrf.group(1)}
+            )
+            assert refused.status_code == 422
+        final = campaign_progress(client, campaign_id)
+    assert (final["skipped"], final["pending"]) == (150, 0)

@@ -161,7 +161,9 @@ def test_more_recipients_than_the_limit_is_413_naming_the_limit(stack: Stack) ->
     start_sms(stack, None, workers=0, SMS_CAMPAIGN_MAX_RECIPIENTS=5, **UNLIMITED)
     rows = "phone\n" + "".join(f"{p}\n" for p in numbers(6))
     with stack.client() as client:
-        assert _post_csv(client, "phone\n" + "".join(f"{p}\n" for p in numbers(5))).status_code == 202
+        assert (
+            _post_csv(client, "phone\n" + "".join(f"{p}\n" for p in numbers(5))).status_code == 202
+        )
         csv_answer = _post_csv(client, rows)
         assert csv_answer.status_code == 413 and "at most 5" in csv_answer.json()["detail"]
         form = client.post(
