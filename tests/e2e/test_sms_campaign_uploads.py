@@ -219,3 +219,12 @@ def test_a_100k_row_csv_is_accepted_in_batches_with_flat_gateway_memory(stack: S
     assert last["items"][-1]["row"] == 100_001  # its CSV line (the header is line 1)
     assert last["next_cursor"] is None
     assert grown < 50, f"gateway grew {grown:.0f} MB for a 100k-row upload"
+
+
+def test_a_refused_upload_does_not_use_up_the_campaign_quota(stack: Stack) -> None:
+    start_sms(stack, None, workers=0, SMS_CAMPAIGNS_PER_HOUR=1, SMS_CAMPAIGN_MAX_RECIPIENTS=3)
+    with stack.client() as client:
+        assert _post_csv(client, "phone\n12\n").status_code == 422
+        assert _post_csv(client, "phone\n" + "\n".join(numbers(4))).status_code == 413
+        assert _post_csv(client, "phone\n" + "\n".join(numbers(2))).status_code == 202
+        assert _post_csv(client, "phone\n" + "\n".join(numbers(2))).status_code == 429

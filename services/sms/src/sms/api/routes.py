@@ -43,7 +43,7 @@ from .bodies import (
 )
 from .campaigns import prepare
 from .file_campaigns import NoValidRecipient, from_csv, from_multipart
-from .limits import within_window
+from .limits import give_back, within_window
 from .settings import sms_settings
 from .upload import TooManyRecipients, UploadProblem
 
@@ -143,9 +143,17 @@ async def create_campaign(
     request: Request,
     user: CurrentUser,
     runtime: RuntimeDep,
-    name: Annotated[str | None, Query(description="text/csv only: the campaign's name")] = None,
-    message: Annotated[str | None, Query(description="text/csv only: the template")] = None,
-    sender: Annotated[str | None, Query(description="text/csv only: the sender id")] = None,
+    name: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="text/csv only: the campaign's name"),
+    ] = None,
+    message: Annotated[
+        str | None,
+        Query(description="text/csv only: the template (#name #pledge #paid_amount ...)"),
+    ] = None,
+    sender: Annotated[
+        str | None, Query(min_length=1, max_length=15, description="text/csv only: sender id")
+    ] = None,
 ) -> CampaignQueued | JSONResponse:
     """Store every recipient's personalised message, then queue the campaign's release.
 
@@ -154,34 +162,41 @@ async def create_campaign(
     """
     settings = sms_settings()
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    counted: str | None = None  # the rate-limit key this request was counted on
     try:
         if kind in _JSON_TYPES or kind.endswith("+json"):
             body = _json_body(await request.body())
             if len(body.recipients) > settings.sms_campaign_max_recipients:
                 raise TooManyRecipients(settings.sms_campaign_max_recipients)
-            await _campaign_allowance(runtime, user.id)
+            counted = await _campaign_allowance(runtime, user.id)
             return await _json_campaign(body, user.id, runtime)
         if kind in _CSV_TYPES:
             options = _query_options(name, message, sender)
-            await _campaign_allowance(runtime, user.id)
+            counted = await _campaign_allowance(runtime, user.id)
             return await from_csv(runtime, user.id, options, settings, request.stream())
         if kind == "multipart/form-data":
-            await _campaign_allowance(runtime, user.id)
+            counted = await _campaign_allowance(runtime, user.id)
             content_type = request.headers["content-type"]
             return await from_multipart(runtime, user.id, content_type, settings, request.stream())
-    except UploadProblem as problem:
-        return _invalid(problem.field, problem.message)
-    except NoValidRecipient as none:
-        return _invalid("recipients", "no valid recipient", none.rejected)
-    except TooManyRecipients as many:
-        return JSONResponse({"detail": str(many)}, status_code=413)
-    except ClientDisconnect:
-        return JSONResponse({"detail": "the upload was interrupted"}, status_code=400)
+    except (UploadProblem, NoValidRecipient, TooManyRecipients, ClientDisconnect) as refused:
+        if counted is not None:
+            await give_back(runtime.redis, counted)
+        return _refusal(refused)
     return JSONResponse(
         {"detail": f"Content-Type {kind!r}: send application/json, text/csv or "
                    "multipart/form-data"},
         status_code=415,
     )  # fmt: skip
+
+
+def _refusal(refused: Exception) -> JSONResponse:
+    if isinstance(refused, UploadProblem):
+        return _invalid(refused.field, refused.message)
+    if isinstance(refused, NoValidRecipient):
+        return _invalid("recipients", "no valid recipient", refused.rejected)
+    if isinstance(refused, TooManyRecipients):
+        return JSONResponse({"detail": str(refused)}, status_code=413)
+    return JSONResponse({"detail": "the upload was interrupted"}, status_code=400)
 
 
 def _json_body(raw: bytes) -> CampaignRequest:
@@ -213,16 +228,14 @@ def _invalid(field: str, message: str, rejected: list[Rejected] | None = None) -
     return JSONResponse(payload, status_code=422)
 
 
-async def _campaign_allowance(runtime: Runtime, user_id: str) -> None:
+async def _campaign_allowance(runtime: Runtime, user_id: str) -> str | None:
+    """Count the campaign against SMS_CAMPAIGNS_PER_HOUR (429 beyond); the key counted on."""
     limit = sms_settings().sms_campaigns_per_hour
-    if limit:
-        await within_window(
-            runtime.redis,
-            f"{runtime.settings.redis_key_prefix}sms:campaigns:{user_id}",
-            limit,
-            3600,
-            "campaigns",
-        )
+    if not limit:
+        return None
+    key = f"{runtime.settings.redis_key_prefix}sms:campaigns:{user_id}"
+    await within_window(runtime.redis, key, limit, 3600, "campaigns")
+    return key
 
 
 async def _json_campaign(body: CampaignRequest, user_id: str, runtime: Runtime) -> CampaignQueued:
@@ -292,7 +305,7 @@ async def campaign_messages(
     pool: Db,
     status: SmsStatus | None = None,
     cursor: Annotated[
-        str | None, Query(pattern=r"^[0-9]{1,10}$", description="`next_cursor` of the last page")
+        str | None, Query(pattern=r"^[0-9]{1,9}$", description="`next_cursor` of the last page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CampaignMessages:
