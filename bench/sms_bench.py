@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -275,6 +276,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process used so far: a cost that a loaded machine
+    stretches in time but does not inflate."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def campaign_csv(count: int) -> bytes:
     lines = ["phone,name,pledge"]
     lines += [f"+24177{n:06d},C{n},{n % 1000}" for n in range(count)]
@@ -317,10 +325,12 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
         base = stats(provider)["deliveries"]
         with sms_stack("scale", provider, 1, **env) as stack:
             gateway = stack.processes["gateway"].pid
-            rows: list[tuple[int, float, float, float, float, float]] = []
+            worker = stack.processes["sms.1"].pid
+            rows: list[tuple[int, float, float, float, float, float, float]] = []
             with stack.client(USER_KEY) as client:
                 for count in sizes:
                     before = rss_mb(gateway)
+                    worker_cpu = cpu_seconds(worker)
                     posted = time.time()
                     campaign_id = post_scale_campaign(client, count, body)
                     accepted = time.time()
@@ -332,27 +342,36 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
                         break
                     progress = wait_settled(client, campaign_id, timeout=timeout)
                     finished = time.time()
+                    per_message = (cpu_seconds(worker) - worker_cpu) / count * 1e6
                     base += count
                     rate = count / (finished - posted)
-                    rows.append((count, accepted - posted, finished - posted, rate, before, after))
+                    rows.append(
+                        (count, accepted - posted, finished - posted, rate, before, after,
+                         per_message)
+                    )  # fmt: skip
                     print(
                         f"{count:,} recipients ({body}): 202 in {accepted - posted:.1f} s, "
                         f"settled in {finished - posted:.1f} s, {rate:,.0f} msg/s; counts "
                         f"sent {progress['sent']} failed {progress['failed']} "
-                        f"skipped {progress['skipped']}; gateway RSS {before:.0f} → {after:.0f} MB",
+                        f"skipped {progress['skipped']}; gateway RSS {before:.0f} → {after:.0f} MB; "
+                        f"worker CPU {per_message:.0f} µs/message",
                         flush=True,
                     )
     print(f"\nscale: 1 sms worker, body {body}, SMS_BULK_CHUNK {env['SMS_BULK_CHUNK']}, "
           f"fake provider ceiling {ceiling:,.0f} msg/s")  # fmt: skip
-    print("| recipients | 202 after | settled after | msg/s | gateway RSS before → after |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    for count, answered, settled, rate, before, after in rows:
+    print(
+        "| recipients | 202 after | settled after | msg/s | worker CPU/message "
+        "| gateway RSS before → after |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for count, answered, settled, rate, before, after, per_message in rows:
         print(
             f"| {count:,} | {answered:.1f} s | {settled:.1f} s | {rate:,.0f} "
-            f"| {before:.0f} → {after:.0f} MB (+{after - before:.0f}) |"
+            f"| {per_message:.0f} µs | {before:.0f} → {after:.0f} MB (+{after - before:.0f}) |"
         )
     if len(rows) >= 2:
         print(f"largest / smallest rate: {rows[-1][3] / rows[0][3]:.0%} (target ≥ 90 %)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores; a shared machine)")
 
 
 def main() -> None:
