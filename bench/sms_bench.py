@@ -330,10 +330,11 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
             with stack.client(USER_KEY) as client:
                 for count in sizes:
                     before = rss_mb(gateway)
-                    worker_cpu = cpu_seconds(worker)
+                    worker_cpu, gateway_cpu = cpu_seconds(worker), cpu_seconds(gateway)
                     posted = time.time()
                     campaign_id = post_scale_campaign(client, count, body)
                     accepted = time.time()
+                    gateway_cpu = cpu_seconds(gateway) - gateway_cpu
                     after = rss_mb(gateway)
                     try:
                         wait_delivered(provider, base + count, timeout=timeout)
@@ -350,7 +351,8 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
                          per_message)
                     )  # fmt: skip
                     print(
-                        f"{count:,} recipients ({body}): 202 in {accepted - posted:.1f} s, "
+                        f"{count:,} recipients ({body}): 202 in {accepted - posted:.1f} s "
+                        f"(gateway CPU {gateway_cpu:.1f} s), "
                         f"settled in {finished - posted:.1f} s, {rate:,.0f} msg/s; counts "
                         f"sent {progress['sent']} failed {progress['failed']} "
                         f"skipped {progress['skipped']}; gateway RSS {before:.0f} → {after:.0f} MB; "
