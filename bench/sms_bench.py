@@ -283,6 +283,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu(database_url: str) -> float:
+    """CPU time of the Postgres backends serving `database_url` (the stack's pools keep
+    theirs for the whole run): where a scan that grows with the campaign would show."""
+    database = database_url.rsplit("/", 1)[1].encode()
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+            if command.startswith(b"postgres:") and b" " + database + b" " in command:
+                total += cpu_seconds(int(pid))
+        except OSError:
+            continue  # a backend that ended meanwhile
+    return total
+
+
 def campaign_csv(count: int) -> bytes:
     lines = ["phone,name,pledge"]
     lines += [f"+24177{n:06d},C{n},{n % 1000}" for n in range(count)]
@@ -326,11 +342,12 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
         with sms_stack("scale", provider, 1, **env) as stack:
             gateway = stack.processes["gateway"].pid
             worker = stack.processes["sms.1"].pid
-            rows: list[tuple[int, float, float, float, float, float, float]] = []
+            rows: list[tuple[int, float, float, float, float, float, float, float]] = []
             with stack.client(USER_KEY) as client:
                 for count in sizes:
                     before = rss_mb(gateway)
                     worker_cpu, gateway_cpu = cpu_seconds(worker), cpu_seconds(gateway)
+                    database_cpu = postgres_cpu(stack.env["DATABASE_URL"])
                     posted = time.time()
                     campaign_id = post_scale_campaign(client, count, body)
                     accepted = time.time()
@@ -344,11 +361,13 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
                     progress = wait_settled(client, campaign_id, timeout=timeout)
                     finished = time.time()
                     per_message = (cpu_seconds(worker) - worker_cpu) / count * 1e6
+                    database_cpu = postgres_cpu(stack.env["DATABASE_URL"]) - database_cpu
+                    db_per_message = database_cpu / count * 1e6
                     base += count
                     rate = count / (finished - posted)
                     rows.append(
                         (count, accepted - posted, finished - posted, rate, before, after,
-                         per_message)
+                         per_message, db_per_message)
                     )  # fmt: skip
                     print(
                         f"{count:,} recipients ({body}): 202 in {accepted - posted:.1f} s "
@@ -356,20 +375,22 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
                         f"settled in {finished - posted:.1f} s, {rate:,.0f} msg/s; counts "
                         f"sent {progress['sent']} failed {progress['failed']} "
                         f"skipped {progress['skipped']}; gateway RSS {before:.0f} → {after:.0f} MB; "
-                        f"worker CPU {per_message:.0f} µs/message",
+                        f"worker CPU {per_message:.0f} µs/message, "
+                        f"Postgres CPU {db_per_message:.0f} µs/message",
                         flush=True,
                     )
     print(f"\nscale: 1 sms worker, body {body}, SMS_BULK_CHUNK {env['SMS_BULK_CHUNK']}, "
           f"fake provider ceiling {ceiling:,.0f} msg/s")  # fmt: skip
     print(
         "| recipients | 202 after | settled after | msg/s | worker CPU/message "
-        "| gateway RSS before → after |"
+        "| Postgres CPU/message | gateway RSS before → after |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for count, answered, settled, rate, before, after, per_message in rows:
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for count, answered, settled, rate, before, after, per_message, db_per_message in rows:
         print(
             f"| {count:,} | {answered:.1f} s | {settled:.1f} s | {rate:,.0f} "
-            f"| {per_message:.0f} µs | {before:.0f} → {after:.0f} MB (+{after - before:.0f}) |"
+            f"| {per_message:.0f} µs | {db_per_message:.0f} µs "
+            f"| {before:.0f} → {after:.0f} MB (+{after - before:.0f}) |"
         )
     if len(rows) >= 2:
         print(f"largest / smallest rate: {rows[-1][3] / rows[0][3]:.0%} (target ≥ 90 %)")
