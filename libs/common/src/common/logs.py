@@ -8,6 +8,11 @@ import sys
 import time
 from typing import Any
 
+from .scrubbing import scrub, scrub_text
+
+# Logs keep the last four digits of a phone number (enough to tell recipients apart).
+LOG_PHONE_DIGITS = 4
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -28,6 +33,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class RedactingFilter(logging.Filter):
+    """No API key, bearer token, webhook secret or full phone number reaches a log line:
+    the message and every `extra` field are scrubbed (common.scrubbing) before formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = scrub_text(message, LOG_PHONE_DIGITS)
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and not key.startswith("_"):
+                record.__dict__[key] = scrub(value, key, LOG_PHONE_DIGITS)
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Send every logger to stderr, as JSON lines or plain text."""
     handler = logging.StreamHandler(sys.stderr)
@@ -35,6 +57,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -14,6 +14,7 @@ from common.outbox import sweep_forever
 from common.retention import prune_forever
 from common.runtime import Runtime
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
@@ -22,6 +23,7 @@ from .domains import DOMAINS
 from .http import errors
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
+from .http.security import SecurityHeadersMiddleware
 from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Relay",
         version="0.1.0",
         description="Background jobs on RabbitMQ: SMS, payments, tournaments, notifications.",
@@ -83,6 +87,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)
     errors.install(app)

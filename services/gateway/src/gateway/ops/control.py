@@ -42,7 +42,7 @@ async def pause_queue(
 ) -> dict[str, Any]:
     """Every worker stops taking jobs from `queue`; running jobs finish, the rest wait."""
     paused = await queue_control(runtime).pause(work_queue(queue), by=admin.id)
-    record_admin_action(admin.id, "queue.pause", queue, request_origin(request))
+    await record_admin_action(runtime, admin, "queue.pause", queue, request_origin(request))
     return {"queue": queue, "paused": True, "at": paused.at, "by": paused.by}
 
 
@@ -52,7 +52,7 @@ async def continue_queue(
 ) -> dict[str, Any]:
     """Every worker takes jobs from `queue` again."""
     was_paused = await queue_control(runtime).resume(work_queue(queue))
-    record_admin_action(admin.id, "queue.continue", queue, request_origin(request))
+    await record_admin_action(runtime, admin, "queue.continue", queue, request_origin(request))
     return {"queue": queue, "paused": False, "was_paused": was_paused}
 
 
@@ -75,8 +75,8 @@ async def clear_queue(
             headers={"Retry-After": "5"},
         ) from error
     total = sum(removed.values())
-    record_admin_action(
-        admin.id, "queue.clear", queue, request_origin(request), removed=total, queues=removed
+    await record_admin_action(
+        runtime, admin, "queue.clear", queue, request_origin(request), removed=total, queues=removed
     )
     return {"queue": queue, "removed": total, "by_queue": removed}
 
@@ -88,5 +88,7 @@ async def terminate_workers(
     """Every worker finishes its running jobs and exits; its process manager restarts it."""
     request_id = await queue_control(runtime).terminate()
     workers = await LifecycleStore(runtime.redis, runtime.settings).workers()
-    record_admin_action(admin.id, "workers.terminate", "workers", request_origin(request))
+    await record_admin_action(
+        runtime, admin, "workers.terminate", "workers", request_origin(request)
+    )
     return {"status": "terminating", "request": request_id, "workers": len(workers)}

@@ -17,7 +17,7 @@ from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
 from common.live import EventHub
 from common.publisher import Publisher
-from common.web import CurrentUser, Db, PublisherDep
+from common.web import CurrentUser, Db, PublisherDep, refuse_unless_acting_for
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -122,6 +122,8 @@ async def create_notification(
     db: Db,
     publisher: PublisherDep,
 ) -> QueuedNotification | StoredNotification:
+    # A user key notifies its own user; a service (or admin) key may notify anyone.
+    refuse_unless_acting_for(user, body.user_id)
     job = CreateNotification(**body.model_dump())
     if body.priority is Priority.critical:
         # Written before answering, with no worker involved (the Laravel "sync" path).
