@@ -20,7 +20,7 @@ from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
 from .dashboard.alerts import watch_alerts
 from .domains import DOMAINS
-from .http import errors
+from .http import errors, openapi
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
 from .http.security import SecurityHeadersMiddleware
@@ -91,6 +91,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)
     errors.install(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(ops.router)
     for domain in DOMAINS:

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from ..ops.admin_actions import record_admin_action, request_origin
-from ..ops.control import queue_control, work_queue
+from ..ops.control import QueueName, queue_control, work_queue
 from ..ops.jobs import TagToMonitor
 from .guard import SessionCookie, authorised
 
@@ -29,7 +29,7 @@ def _back(section: str) -> Response:
 
 @router.post("/queues/{queue}/pause")
 async def pause(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,
@@ -45,7 +45,7 @@ async def pause(
 
 @router.post("/queues/{queue}/continue")
 async def resume(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,
@@ -61,7 +61,7 @@ async def resume(
 
 @router.post("/queues/{queue}/clear")
 async def clear(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,

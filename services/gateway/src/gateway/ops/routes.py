@@ -53,7 +53,7 @@ async def failed_list(
     runtime: RuntimeDep,
     queue: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**63 - 1),
 ) -> list[FailedJob]:
     await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
     return await runtime.failed_jobs.list(queue, limit, offset)

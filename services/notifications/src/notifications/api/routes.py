@@ -152,7 +152,8 @@ async def list_notifications(
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
-        int | None, Query(ge=1, description="next_before of the previous page")
+        # le: Postgres bigint, the sequence's type.
+        int | None, Query(ge=1, le=2**63 - 1, description="next_before of the previous page")
     ] = None,
 ) -> NotificationPage:
     items = await store.list_notifications(db, user.id, unread=unread, limit=limit, before=before)
@@ -175,12 +176,18 @@ async def stream_notifications(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
         int | None,
-        Query(alias="last_event_id", ge=0, description="for clients that cannot set headers"),
+        Query(
+            alias="last_event_id",
+            ge=0,
+            le=2**63 - 1,
+            description="for clients that cannot set headers",
+        ),
     ] = None,
 ) -> StreamingResponse:
     resume = last_event_id_query
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        if not (text.isascii() and text.isdigit() and int(text) < 2**63):
             raise HTTPException(422, "Last-Event-ID: must be the id of an event from this stream")
         resume = int(last_event_id)
     hub: EventHub[Notification] = request.app.state.events_hub
