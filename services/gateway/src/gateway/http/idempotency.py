@@ -1,6 +1,10 @@
 """`Idempotency-Key` on POSTs: the same key from the same caller replays the first answer.
 
 A pure ASGI middleware, so every creating POST gets it without the route knowing. The
+request body is hashed as it streams in and spooled (in memory up to 1 MiB, then in a
+temporary file), then replayed to the route in 64 KiB chunks: an upload never has to fit
+in memory. A body over IDEMPOTENCY_MAX_BODY_BYTES is refused with 413 before it is
+buffered (at once when Content-Length says so). The
 caller is identified by a hash of its Authorization header; the first 2xx answer is
 kept for IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets
 409; the same key with a different body gets 422 (as in the IETF idempotency draft).
@@ -94,6 +98,8 @@ class IdempotencyMiddleware:
                     await _too_large(send, limit)
                     return
                 digest.update(chunk)
+                if size > _SPOOL_IN_MEMORY:
+                    spool.rollover()  # to disk before a big chunk is copied into memory
                 spool.write(chunk)
                 if not message.get("more_body"):
                     break
