@@ -147,7 +147,9 @@ async def _ingest(
 
 # A provider's callback that cannot be verified or read is the provider's 400 (Stripe and
 # Monetbil retry on anything but 2xx, and show the reason in their dashboards).
-REJECTED: dict[int | str, dict[str, Any]] = {400: {"description": "bad signature, or not an event this endpoint accepts"}}
+REJECTED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "bad signature, or not an event this endpoint accepts"}
+}
 
 
 @router.post("/v1/webhooks/stripe", responses=REJECTED)
