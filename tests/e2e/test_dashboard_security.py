@@ -52,3 +52,19 @@ def test_docs_and_redoc_load_their_assets_from_the_gateway(stack: Stack) -> None
             for asset in assets:
                 assert browser.get(asset).status_code == 200, asset
             assert "cdn" not in html.text.lower()
+
+
+def test_revoking_the_stored_key_ends_its_dashboard_session(stack: Stack) -> None:
+    stack.start("gateway")
+    stack.wait_ready()
+    with stack.client(ADMIN_KEY) as admin:
+        created = admin.post("/v1/ops/keys", json={"scope": "admin", "name": "ops-lead"}).json()
+    with httpx.Client(base_url=stack.url, timeout=15) as browser:
+        login = browser.post(
+            "/dashboard/login", data={"key": created["key"]}, follow_redirects=True
+        )
+        assert login.status_code == 200 and "Audit trail" in login.text  # followed to the page
+        with stack.client(ADMIN_KEY) as admin:
+            assert admin.delete(f"/v1/ops/keys/{created['id']}").status_code == 200
+        after = browser.get("/dashboard", follow_redirects=False)
+        assert after.status_code == 303 and after.headers["location"] == "/dashboard/login"

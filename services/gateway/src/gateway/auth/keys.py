@@ -212,6 +212,17 @@ class KeyStore:
             digest,
         )
 
+    async def active(self, key_id: str) -> bool:
+        """Whether the key with this id is neither revoked nor expired."""
+        found = await self.pool.fetchval(
+            """
+            SELECT true FROM gateway.api_keys
+            WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+            """,
+            key_id,
+        )
+        return bool(found)
+
     async def touch(self, key_id: str) -> None:
         await self.pool.execute(
             "UPDATE gateway.api_keys SET last_used_at = now() WHERE id = $1", key_id

@@ -105,7 +105,8 @@ async def login(
             {"error": error},
             status_code=401 if user is None else 403,
         )
-    session_id = await sessions(runtime).create(user.id)
+    stored_key = user.key_id if user.key_id != "env" else None
+    session_id = await sessions(runtime).create(user.id, stored_key)
     await record_admin_action(runtime, user, "dashboard.login", "dashboard", client)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
