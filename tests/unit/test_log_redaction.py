@@ -56,3 +56,20 @@ def test_everything_else_is_left_as_it_was() -> None:
         "k0123",
         "user-1",
     )
+
+
+def test_tracebacks_are_scrubbed_too() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("test.redaction.exc")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        raise ValueError("bad key rk_k0123456789ab_c2VjcmV0c2VjcmV0 for +24177001234")
+    except ValueError:
+        logger.exception("failed")
+    line = json.loads(stream.getvalue())
+    assert "c2VjcmV0" not in line["exc"] and "+24177001234" not in line["exc"]
+    assert "ValueError" in line["exc"] and "1234" in line["exc"]

@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
@@ -44,6 +44,10 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = scrub_text(message, LOG_PHONE_DIGITS)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            # Tracebacks quote values too (a failed statement's parameters, a URL).
+            trace = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = scrub_text(trace, LOG_PHONE_DIGITS)
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD and not key.startswith("_"):
                 record.__dict__[key] = scrub(value, key, LOG_PHONE_DIGITS)
