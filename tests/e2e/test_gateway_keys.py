@@ -59,6 +59,17 @@ def test_each_scope_on_each_endpoint_group(stack: Stack) -> None:
         ("sms", "POST", "/v1/sms", sms, (202, 202, 202)),
         ("tournament e-mail", "POST", emails, mail, (404, 202, 202)),
         ("payments", "GET", f"/v1/payments/{uuid.uuid4()}", {}, (404, 404, 404)),
+        ("campaigns", "GET", f"/v1/campaigns/{uuid.uuid4()}", {}, (404, 404, 404)),
+        ("images", "GET", f"/v1/images/{uuid.uuid4()}", {}, (404, 404, 404)),
+        (
+            "tournaments",
+            "POST",
+            "/v1/tournaments",
+            {"json": {"name": "Mine", "capacity": 2}},
+            (201, 201, 201),
+        ),
+        ("another's tournament", "GET", f"/v1/tournaments/{tournament['id']}", {}, (404, 404, 200)),
+        ("key management", "POST", "/v1/ops/keys", {"json": {"scope": "admin"}}, (403, 403, 201)),
     ]
     keys = {"user": USER_KEY, "service": service, "admin": ADMIN_KEY}
     wrong = []
