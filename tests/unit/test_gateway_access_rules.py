@@ -90,3 +90,12 @@ def test_each_kind_of_page_gets_its_policy() -> None:
     assert policy_for("/docs") == policy_for("/redoc") == DOCS_CSP
     assert policy_for("/v1/sms") == API_CSP
     assert "unsafe-inline" not in DASHBOARD_CSP and "http" not in DOCS_CSP
+
+
+def test_an_escaped_nul_is_found_but_an_escaped_backslash_before_u0000_is_text() -> None:
+    from gateway.http.nul_text import holds_nul
+
+    assert holds_nul(b'{"title": "a\\u0000b"}')
+    assert holds_nul(b'{"t": "\\\\\\u0000"}')  # an escaped backslash, then a NUL
+    assert not holds_nul(b'{"title": "a\\\\u0000b"}')  # the six characters \u0000
+    assert not holds_nul(b'{"title": "plain"}')

@@ -23,6 +23,7 @@ from .domains import DOMAINS
 from .http import errors, openapi
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
+from .http.nul_text import RejectNulMiddleware
 from .http.security import SecurityHeadersMiddleware
 from .settings import GatewaySettings
 
@@ -86,6 +87,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings
+    # Inside Idempotency-Key's spool, so the route's read is what is checked.
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so outermost: the server span covers the whole request.

@@ -16,6 +16,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from .nul_text import NulInText
+
 log = logging.getLogger(__name__)
 
 BROKER_RETRY_AFTER = 5
@@ -35,6 +37,7 @@ STORE_TROUBLE: tuple[type[Exception], ...] = (
 UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
     asyncpg.exceptions.CharacterNotInRepertoireError,
     asyncpg.exceptions.UntranslatableCharacterError,
+    NulInText,
 )
 
 
@@ -61,6 +64,8 @@ def install(app: FastAPI) -> None:
         # FastAPI answers 400 for a body it cannot decode (bytes that are not UTF-8 JSON);
         # for us that is invalid input like any other: 422 naming the body.
         if error.status_code == 400 and "parsing the body" in str(error.detail):
+            if isinstance(error.__cause__, NulInText):
+                return await unstorable_text(request, error.__cause__)
             message = "not a JSON document (or not UTF-8)"
             return JSONResponse(
                 {
