@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import httpx
 import typer
 from common import db
@@ -83,8 +85,17 @@ async def _audit(
     if pool is not None:
         await AuditLog(pool).record(actor, action, target, origin, **details)
         return
-    await db.migrate_when_ready(settings.database_url)
-    own = await db.create_pool(settings.database_url, min_size=1, max_size=1)
+    # Queue control needs only Redis and RabbitMQ: with Postgres down the action stands
+    # and its audit line is logged as not stored, rather than the CLI waiting for it.
+    try:
+        await asyncio.to_thread(db.migrate, settings.database_url)
+        own = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=5)
+    except Exception as error:
+        logging.getLogger("relay.audit").error(
+            "audit record not stored",
+            extra={"actor": actor, "action": action, "target": target, "error": repr(error)},
+        )
+        return
     try:
         await AuditLog(own).record(actor, action, target, origin, **details)
     finally:
