@@ -65,7 +65,16 @@ def test_keys_create_list_rotate_revoke_and_the_audit_trail(
     missing = relay(env, "keys", "revoke", "knope")
     assert missing.returncode == 1 and "no key" in missing.stdout
 
-    audit = relay(env, "audit", "--json")
+    paused = relay(env, "queue", "pause", "sms.bulk")
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert relay(env, "queue", "continue", "sms.bulk").returncode == 0
+    queue_actions = relay(env, "audit", "--json", "--action", "queue.")
+    assert [r["action"] for r in json.loads(queue_actions.stdout)] == [
+        "queue.continue",
+        "queue.pause",
+    ]
+
+    audit = relay(env, "audit", "--json", "--action", "key.")
     assert audit.returncode == 0, audit.stderr
     records = json.loads(audit.stdout)
     assert [r["action"] for r in records][:3] == ["key.revoke", "key.rotate", "key.create"]
