@@ -39,6 +39,7 @@ from common.queue_control import QueueControl, is_work_queue, paused_queues
 from common.retention import Pruned, RetentionSettings, prune
 from common.runtime import Runtime, connect_redis
 from common.topology import all_queues
+from common.web import SCOPES
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -440,7 +441,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="What the key is for")] = "",
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
-    if scope not in ("user", "service", "admin"):
+    if scope not in SCOPES:
         console.print("[red]--scope: one of user, service, admin[/red]")
         raise typer.Exit(2)
     if scope == "user" and not user:
