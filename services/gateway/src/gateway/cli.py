@@ -453,8 +453,8 @@ def keys_create(
         store = await _keys(settings)
         try:
             created = await store.create(
-                scope,  # type: ignore[arg-type]
-                default_user(scope, user, name),  # type: ignore[arg-type]
+                scope,
+                default_user(scope, user, name),
                 name,
                 lifetime,
                 created_by=cli_actor()[0],
