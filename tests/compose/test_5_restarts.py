@@ -3,6 +3,7 @@ itself and the campaign completes with exact counts."""
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 
 import pytest
@@ -54,12 +55,21 @@ def test_backing_service_restart_mid_campaign_recovers_with_exact_counts(
     # Nobody restarted anything by hand. A process that exited when the broker went away
     # and came back through its restart policy still recovered by itself; it is named
     # here (seen once in five runs after a RabbitMQ restart, not yet explained).
-    restarted = [
-        compose.inspect(c, '{{index .Config.Labels "com.docker.compose.service"}}')
+    restarted = {
+        c: compose.inspect(c, '{{index .Config.Labels "com.docker.compose.service"}}')
         for c, before in restarts_before.items()
         if compose.inspect(c, "{{.RestartCount}}") != before
-    ]
-    if restarted:
+    }
+    for container, service in restarted.items():
+        # The container's log spans the exit: its last lines before the restart say why.
+        last_lines = subprocess.run(
+            [compose.docker, "logs", "--tail", "60", container],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         warnings.warn(
-            f"restarted by their policy after {backing} restarted: {restarted}", stacklevel=1
+            f"{service} restarted by its policy after {backing} restarted; its log:\n"
+            f"{last_lines.stdout[-6000:]}{last_lines.stderr[-6000:]}",
+            stacklevel=1,
         )

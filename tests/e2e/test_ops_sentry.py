@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -61,3 +62,44 @@ def test_without_sentry_dsn_sentry_is_not_even_imported() -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "False"
+
+
+# A gateway with one extra route that fails the way a bug would: the app as served, its
+# Sentry set-up included, in a process of its own (sentry-sdk is global to a process).
+_FAILING_GATEWAY = f"""
+import sentry_sdk
+from fastapi.testclient import TestClient
+from gateway.app import create_app
+
+app = create_app()
+
+@app.get("/v1/boom")
+async def boom() -> None:
+    raise RuntimeError("bug while texting {PHONE} with key {KEY}")
+
+with TestClient(app, raise_server_exceptions=False) as client:
+    print(client.get("/v1/boom").status_code)
+sentry_sdk.flush(timeout=10)
+"""
+
+
+def test_an_unhandled_gateway_error_reaches_sentry_tagged_and_scrubbed(env: dict[str, Any]) -> None:
+    with FakeSentry() as sentry:
+        shown = subprocess.run(
+            [sys.executable, "-c", _FAILING_GATEWAY],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env={**os.environ, **{k: str(v) for k, v in env.items()}, "SENTRY_DSN": sentry.dsn},
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.strip().splitlines()[-1] == "500"
+        [event] = [e for e in sentry.events if e.get("exception")]
+    assert event["tags"]["service"] == "gateway"
+    assert event["transaction"] == "/v1/boom"
+    [exception] = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError" and "bug while texting" in exception["value"]
+    body = b"".join(sentry.raw).decode()
+    assert PHONE not in body and PHONE[-2:] in exception["value"]
+    assert KEY not in body and "rk_[scrubbed]" in exception["value"]

@@ -80,6 +80,12 @@ class SmtpSink:
         if self._controller is not None:
             self._controller.stop()
 
+    def __enter__(self) -> SmtpSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def to(self, address: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if r.to == address]

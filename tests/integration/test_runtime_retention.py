@@ -54,6 +54,10 @@ async def _write_old_and_new(runtime: Runtime, age_days: float) -> None:
             uuid.uuid4(),
         )
         await pool.execute(
+            f"INSERT INTO runtime.audit_log (actor, action, target, origin, at)"
+            f" VALUES ('admin', 'failed.flush', '*', '127.0.0.1', {when})"
+        )
+        await pool.execute(
             f"INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, duration_ms,"
             f" attempted_at) VALUES ($1, 1, 'log', 'sent', 1, {when})",
             uuid.uuid4(),
@@ -88,6 +92,7 @@ async def _counts(runtime: Runtime) -> dict[str, int]:
     for table in (
         "runtime.processed_messages",
         "runtime.failed_jobs",
+        "runtime.audit_log",
         "sms.attempts",
         "sms.receipts",
         "notifications.notifications",
@@ -119,6 +124,7 @@ async def test_prune_deletes_every_kind_older_than_its_retention_and_keeps_the_r
     assert counts == {
         "runtime.processed_messages": 3,
         "runtime.failed_jobs": 3,
+        "runtime.audit_log": 3,
         "sms.attempts": 3,
         "sms.receipts": 3,
         "notifications.notifications": 3,
@@ -156,3 +162,4 @@ async def test_relay_prune_runs_it_by_hand(runtime: Runtime, env: dict[str, Any]
     counts = await _counts(runtime)
     assert counts["runtime.processed_messages"] == 1
     assert counts["runtime.failed_jobs"] == 2, "30 days by default: three-day-old ones stay"
+    assert counts["runtime.audit_log"] == 2, "365 days by default"

@@ -1,6 +1,6 @@
 """Retention: what nobody needs any more is deleted, in small batches, without long locks.
 
-Six kinds of records grow with every job or request; each has a RETENTION_<KIND>_DAYS
+Seven kinds of records grow with every job or request; each has a RETENTION_<KIND>_DAYS
 setting (fractions allowed; 0 keeps them forever). Every package that owns such records
 names its rules under the `relay.retention` entry point group (the runtime's own rules
 come first), as it names its migrations: a rule is data, the owner's, and the runtime
@@ -42,6 +42,7 @@ Kind = Literal[
     "attempt_logs",
     "sse_replay",
     "failed_jobs",
+    "audit_log",
 ]
 
 
@@ -56,6 +57,7 @@ class RetentionSettings(BaseSettings):
     retention_attempt_logs_days: float = Field(default=30, ge=0)
     retention_sse_replay_days: float = Field(default=30, ge=0)
     retention_failed_jobs_days: float = Field(default=30, ge=0)
+    retention_audit_log_days: float = Field(default=365, ge=0)
     prune_every_seconds: float = Field(default=3600, gt=0)
     prune_batch: int = Field(default=1000, ge=1)
 
@@ -116,6 +118,7 @@ def runtime_rules() -> tuple[Rule, ...]:
     return (
         TableRule("processed_messages", "runtime.processed_messages", "processed_at"),
         TableRule("failed_jobs", "runtime.failed_jobs", "failed_at"),
+        TableRule("audit_log", "runtime.audit_log", "at"),
         CustomRule("dashboard_records", "dashboard records (Redis)", prune_dashboard_records),
     )
 

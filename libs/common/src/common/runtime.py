@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from . import db
+from .audit import AuditLog
 from .error_reports import setup_error_reports
 from .failed_jobs import FailedJobStore
 from .logs import configure_logging
@@ -82,6 +83,11 @@ class Runtime:
     def outbox(self) -> Outbox:
         """Jobs staged with the rows that cause them, published after commit."""
         return Outbox(self.pool, self.publisher)
+
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        """The audit trail of admin actions and log-ins."""
+        return AuditLog(self.pool)
 
     async def close(self) -> None:
         await self.publisher.close()

@@ -45,37 +45,37 @@ def _phone_key(name: str) -> bool:
     return normal in _PHONE_NAMES or normal.endswith("_phone")
 
 
-def mask_phone(text: str) -> str:
-    """Every digit but the last two replaced: `+24177000012` -> `+•••••••••12`."""
+def mask_phone(text: str, keep: int = 2) -> str:
+    """Every digit but the last `keep` replaced: `+24177000012` -> `+•••••••••12`."""
     digits = sum(ch.isdigit() for ch in text)
     seen = 0
     masked = []
     for ch in text:
         if ch.isdigit():
             seen += 1
-            masked.append(ch if seen > digits - 2 else "•")
+            masked.append(ch if seen > digits - keep else "•")
         else:
             masked.append(ch)
     return "".join(masked)
 
 
-def scrub_text(text: str) -> str:
+def scrub_text(text: str, keep: int = 2) -> str:
     """Phone numbers, bearer credentials and API keys in free text, masked."""
     text = _BEARER.sub(lambda m: f"{m.group(1)} {SCRUBBED}", text)
     text = _KEY.sub(lambda m: f"{m.group(1)}_{SCRUBBED}", text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0), keep), text)
 
 
-def scrub(value: Any, key: str = "") -> Any:
-    """`value` with secrets and phone numbers masked, recursively."""
+def scrub(value: Any, key: str = "", keep: int = 2) -> Any:
+    """`value` with secrets and phone numbers (all but `keep` digits) masked, recursively."""
     if key and _secret_key(key):
         return SCRUBBED if value not in (None, "") else value
     if isinstance(value, dict):
-        return {k: scrub(v, str(k)) for k, v in value.items()}
+        return {k: scrub(v, str(k), keep) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [scrub(item, key) for item in value]
+        return [scrub(item, key, keep) for item in value]
     if isinstance(value, str):
         if key and _phone_key(key) and any(ch.isdigit() for ch in value):
-            return mask_phone(value)
-        return scrub_text(value)
+            return mask_phone(value, keep)
+        return scrub_text(value, keep)
     return value

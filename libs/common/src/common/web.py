@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -22,15 +22,33 @@ from .runtime import Runtime
 _bearer = HTTPBearer(auto_error=False)
 
 
+Scope = Literal["user", "service", "admin"]
+SCOPES: tuple[Scope, ...] = ("user", "service", "admin")
+
+
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the user a key acts for, and whether it may use the ops API."""
+    """Who is calling: the user a key acts for, the key's scope and the key's id.
+
+    `user` acts for its own user only; `service` (a backend) may act for any user but
+    not use the ops API; `admin` may do both, and manage keys and the dashboard.
+    """
 
     id: str
-    admin: bool = False
+    scope: Scope = "user"
+    key_id: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        return self.scope == "admin"
+
+    def may_act_for(self, user_id: str) -> bool:
+        """Whether this caller may do something on behalf of `user_id`."""
+        return self.scope != "user" or user_id == self.id
 
 
-Authenticator = Callable[[str], Awaitable[Caller | None]]
+# Resolves a presented key, from a client address, to its caller (None: unknown key).
+Authenticator = Callable[[str, str], Awaitable[Caller | None]]
 # An extra section of an ops answer or dashboard page, computed from the runtime.
 Section = Callable[[Runtime], Awaitable[Any]]
 # A button of a dashboard panel: (runtime, the row's id, the verb) -> done. Raises
@@ -86,6 +104,20 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 
 
+def client_address(request: Request) -> str:
+    """Where a request came from (the client's address, as the server saw it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def refuse_unless_acting_for(caller: Caller, user_id: str) -> None:
+    """403 when a user key tries to act for another user (service and admin keys may)."""
+    if not caller.may_act_for(user_id):
+        raise HTTPException(
+            403,
+            f"user_id: this key acts for {caller.id!r} only; a service key may act for any user",
+        )
+
+
 async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -98,11 +130,11 @@ async def current_user(
             headers={"WWW-Authenticate": "Bearer"},
         )
     authenticate: Authenticator = request.app.state.authenticate
-    caller = await authenticate(credentials.credentials)
+    caller = await authenticate(credentials.credentials, client_address(request))
     if caller is None:
         raise HTTPException(
             401,
-            "unknown API key: create one with `relay keys create --user <id>`",
+            "unknown, expired or revoked API key: create one with `relay keys create --user <id>`",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return caller
@@ -113,7 +145,9 @@ CurrentUser = Annotated[Caller, Depends(current_user)]
 
 async def admin_user(user: CurrentUser) -> Caller:
     if not user.admin:
-        raise HTTPException(403, "this endpoint needs an admin key (ADMIN_API_KEYS or --admin)")
+        raise HTTPException(
+            403, "this endpoint needs an admin key (ADMIN_API_KEYS or --scope admin)"
+        )
     return user
 
 

@@ -14,14 +14,17 @@ from common.outbox import sweep_forever
 from common.retention import prune_forever
 from common.runtime import Runtime
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
 from .dashboard.alerts import watch_alerts
 from .domains import DOMAINS
-from .http import errors
+from .http import errors, openapi
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
+from .http.nul_text import RejectNulMiddleware
+from .http.security import SecurityHeadersMiddleware
 from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Relay",
         version="0.1.0",
         description="Background jobs on RabbitMQ: SMS, payments, tournaments, notifications.",
@@ -82,10 +87,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings
+    # Inside Idempotency-Key's spool, so the route's read is what is checked.
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)
     errors.install(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(ops.router)
     for domain in DOMAINS:

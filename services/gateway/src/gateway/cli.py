@@ -9,7 +9,9 @@ relay top                          live view of the queues (Horizon's dashboard 
 relay queue pause Q | continue Q   php artisan horizon:pause / horizon:continue (one queue)
 relay queue clear Q [--tiers]      php artisan queue:clear (asks first; --force skips it)
 relay terminate                    php artisan horizon:terminate (workers finish, exit, restart)
-relay keys create --user U [--admin]
+relay keys create --scope user|service|admin [--user U] [--expires 30d] [--name N]
+relay keys list | revoke ID | rotate ID [--overlap 24h]
+relay audit                        who did what, when, from where (admin actions, log-ins)
 relay prune                        delete records older than their RETENTION_* setting
 """
 
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import httpx
 import typer
 from common import db
-from common.errors import BrokerUnavailable, NotFound
+from common.audit import AuditLog
+from common.errors import BrokerUnavailable, Conflict, NotFound
 from common.failed_jobs import FailedJobStore
 from common.lifecycle import LifecycleStore
 from common.logs import configure_logging
@@ -34,12 +39,14 @@ from common.queue_control import QueueControl, is_work_queue, paused_queues
 from common.retention import Pruned, RetentionSettings, prune
 from common.runtime import Runtime, connect_redis
 from common.topology import all_queues
+from common.web import SCOPES
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from .auth.keys import create_key
-from .ops.admin_actions import cli_actor, record_admin_action
+from .auth.keys import DEFAULT_OVERLAP, KeyStore, parse_duration
+from .ops.admin_actions import cli_actor
+from .ops.keys import default_user
 from .ops.queues import mark_paused, queue_stats, unpark
 from .settings import GatewaySettings
 
@@ -63,12 +70,37 @@ def _run(work: Callable[[GatewaySettings], Coroutine[Any, Any, T]]) -> T:
     configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(work(settings))
-    except NotFound as error:
+    except (NotFound, Conflict) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from error
     except BrokerUnavailable as error:
         console.print(f"[red]RabbitMQ is unreachable at RABBITMQ_URL: {error}[/red]")
         raise typer.Exit(2) from error
+
+
+async def _audit(
+    settings: GatewaySettings, action: str, target: str, pool: Any = None, **details: Any
+) -> None:
+    """Record a CLI admin action in the audit trail, as `cli:<os user>` from `cli@<host>`."""
+    actor, origin = cli_actor()
+    if pool is not None:
+        await AuditLog(pool).record(actor, action, target, origin, **details)
+        return
+    # Queue control needs only Redis and RabbitMQ: with Postgres down the action stands
+    # and its audit line is logged as not stored, rather than the CLI waiting for it.
+    try:
+        await asyncio.to_thread(db.migrate, settings.database_url)
+        own = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=5)
+    except Exception as error:
+        logging.getLogger("relay.audit").error(
+            "audit record not stored",
+            extra={"actor": actor, "action": action, "target": target, "error": repr(error)},
+        )
+        return
+    try:
+        await AuditLog(own).record(actor, action, target, origin, **details)
+    finally:
+        await own.close()
 
 
 async def _store(settings: GatewaySettings) -> FailedJobStore:
@@ -141,9 +173,11 @@ def failed_retry(
             if all_jobs:
                 await _unpark(settings, store, publisher)
                 count = await store.retry_all(publisher, queue)
+                await _audit(settings, "failed.retry_all", queue or "*", store.pool, retried=count)
                 console.print(f"{count} failed job(s) pushed back onto their queues")
             else:
                 await store.retry(_uuid(failed_id), publisher)
+                await _audit(settings, "failed.retry", str(failed_id), store.pool)
                 console.print(f"failed job {failed_id} pushed back onto its queue")
         finally:
             await publisher.close()
@@ -160,6 +194,7 @@ def failed_forget(failed_id: Annotated[str, typer.Argument(help="The failed job'
         store = await _store(settings)
         try:
             await store.forget(_uuid(failed_id))
+            await _audit(settings, "failed.forget", str(failed_id), store.pool)
         finally:
             await store.pool.close()
         console.print(f"failed job {failed_id} deleted")
@@ -174,6 +209,7 @@ def failed_flush(queue: Annotated[str | None, typer.Option(help="Only this queue
     async def work(settings: GatewaySettings) -> None:
         store = await _store(settings)
         count = await store.flush(queue)
+        await _audit(settings, "failed.flush", queue or "*", store.pool, flushed=count)
         await store.pool.close()
         console.print(f"{count} failed job(s) deleted")
 
@@ -235,13 +271,13 @@ def queue_pause(
     queue: Annotated[str, typer.Argument(help="The work queue, e.g. sms.bulk")],
 ) -> None:
     """Every worker stops taking jobs from QUEUE (running jobs finish; the rest wait)."""
-    actor, origin = cli_actor()
+    actor = cli_actor()[0]
 
     async def work(settings: GatewaySettings) -> None:
         await _with_control(settings, lambda control: control.pause(_work_queue(queue), actor))
+        await _audit(settings, "queue.pause", queue)
 
     _run(work)
-    record_admin_action(actor, "queue.pause", queue, origin)
     console.print(f"{queue} paused: running jobs finish, waiting jobs stay in RabbitMQ")
 
 
@@ -250,13 +286,13 @@ def queue_continue(
     queue: Annotated[str, typer.Argument(help="The work queue, e.g. sms.bulk")],
 ) -> None:
     """Every worker takes jobs from QUEUE again."""
-    actor, origin = cli_actor()
 
     async def work(settings: GatewaySettings) -> bool:
-        return await _with_control(settings, lambda control: control.resume(_work_queue(queue)))
+        resumed = await _with_control(settings, lambda control: control.resume(_work_queue(queue)))
+        await _audit(settings, "queue.continue", queue)
+        return resumed
 
     was_paused = _run(work)
-    record_admin_action(actor, "queue.continue", queue, origin)
     console.print(f"{queue} continued" if was_paused else f"{queue} was not paused")
 
 
@@ -272,10 +308,11 @@ def queue_clear(
     if not force and not typer.confirm(f"Delete every job waiting in {what}?", default=False):
         console.print("nothing deleted")
         raise typer.Exit(1)
-    actor, origin = cli_actor()
 
     async def work(settings: GatewaySettings) -> dict[str, int]:
-        return await _with_control(settings, lambda control: control.clear(queue, tiers=tiers))
+        removed = await _with_control(settings, lambda control: control.clear(queue, tiers=tiers))
+        await _audit(settings, "queue.clear", queue, removed=sum(removed.values()), queues=removed)
+        return removed
 
     try:
         removed = _run(work)
@@ -283,7 +320,6 @@ def queue_clear(
         console.print(f"[red]RabbitMQ management API unreachable (tiers not listed): {error}[/red]")
         raise typer.Exit(2) from error
     total = sum(removed.values())
-    record_admin_action(actor, "queue.clear", queue, origin, removed=total, queues=removed)
     for name, count in removed.items():
         console.print(f"{name}: {count} job(s) deleted")
     console.print(f"{total} job(s) deleted")
@@ -293,13 +329,13 @@ def queue_clear(
 def terminate() -> None:
     """Every worker finishes its running jobs and exits, so its process manager restarts
     it on the new code (php artisan horizon:terminate, after a deploy)."""
-    actor, origin = cli_actor()
 
     async def work(settings: GatewaySettings) -> str:
-        return await _with_control(settings, lambda control: control.terminate())
+        request = await _with_control(settings, lambda control: control.terminate())
+        await _audit(settings, "workers.terminate", "workers")
+        return request
 
     _run(work)
-    record_admin_action(actor, "workers.terminate", "workers", origin)
     console.print("every worker finishes its running jobs, then exits to be restarted")
 
 
@@ -368,26 +404,185 @@ def top(
         raise typer.Exit(2) from error
 
 
+async def _keys(settings: GatewaySettings) -> KeyStore:
+    await db.migrate_when_ready(settings.database_url)
+    return KeyStore(await db.create_pool(settings.database_url, min_size=1, max_size=2))
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        console.print(f"[red]{option}: {error}[/red]")
+        raise typer.Exit(2) from error
+    if seconds <= 0 and option != "--overlap":
+        console.print(f"[red]{option}: must be more than 0[/red]")
+        raise typer.Exit(2)
+    return seconds
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
 @keys_app.command("create")
 def keys_create(
-    user: Annotated[str, typer.Option(help="The user id the key acts as")],
-    admin: Annotated[
-        bool, typer.Option("--admin", help="May use /v1/ops and the dashboard")
-    ] = False,
+    scope: Annotated[
+        str, typer.Option(help="user (acts for one user), service (any user), admin (ops)")
+    ] = "user",
+    user: Annotated[
+        str | None, typer.Option(help="The user id the key acts as (needed for user keys)")
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option(help="Lifetime, e.g. 30d, 12h (default: never)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="What the key is for")] = "",
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
+    if scope not in SCOPES:
+        console.print("[red]--scope: one of user, service, admin[/red]")
+        raise typer.Exit(2)
+    if scope == "user" and not user:
+        console.print("[red]--user: a user key needs the user it acts for[/red]")
+        raise typer.Exit(2)
+    lifetime = _duration(expires, "--expires")
 
-    async def work(settings: GatewaySettings) -> str:
-        await db.migrate_when_ready(settings.database_url)
-        pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    async def work(settings: GatewaySettings) -> Any:
+        store = await _keys(settings)
         try:
-            return await create_key(pool, user, admin)
+            created = await store.create(
+                scope,
+                default_user(scope, user, name),
+                name,
+                lifetime,
+                created_by=cli_actor()[0],
+            )
+            await _audit(
+                settings, "key.create", created.id, store.pool, scope=scope, user=created.user
+            )
+            return created
+        finally:
+            await store.pool.close()
+
+    created = _run(work)
+    expiry = f", expires {_when(created.expires_at)} UTC" if created.expires_at else ""
+    notes.print(f"{created.scope} key {created.id} for {created.user}{expiry} (shown once):")
+    print(created.key)
+
+
+@keys_app.command("list")
+def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Every key: id, name, scope, user, created, expires, last used (never the key)."""
+
+    async def work(settings: GatewaySettings) -> Any:
+        store = await _keys(settings)
+        try:
+            return await store.list()
+        finally:
+            await store.pool.close()
+
+    keys = _run(work)
+    if as_json:
+        print(json.dumps([key.model_dump(mode="json") for key in keys], indent=2))
+        return
+    table = Table(title=f"API keys ({len(keys)})")
+    for column in ("ID", "Name", "Scope", "User", "Created", "Expires", "Last used", "State"):
+        table.add_column(column, overflow="fold")
+    now = time.time()
+    for key in keys:
+        state = (
+            "revoked"
+            if key.revoked_at
+            else "expired"
+            if key.expires_at and key.expires_at.timestamp() <= now
+            else "active"
+        )
+        table.add_row(
+            key.id,
+            key.name,
+            key.scope,
+            key.user,
+            _when(key.created_at),
+            _when(key.expires_at),
+            _when(key.last_used_at),
+            state,
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (relay keys list)")],
+) -> None:
+    """Revoke a key: every gateway refuses it within a second."""
+
+    async def work(settings: GatewaySettings) -> None:
+        store = await _keys(settings)
+        try:
+            await store.revoke(key_id)
+            await _audit(settings, "key.revoke", key_id, store.pool)
+        finally:
+            await store.pool.close()
+
+    _run(work)
+    console.print(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key's id (relay keys list)")],
+    overlap: Annotated[
+        str, typer.Option(help="How long the old key keeps working, e.g. 24h, 0 (at once)")
+    ] = f"{DEFAULT_OVERLAP // 3600}h",
+) -> None:
+    """A new key with the same scope and user; the old one works until the overlap ends."""
+    seconds = _duration(overlap, "--overlap") or 0.0
+
+    async def work(settings: GatewaySettings) -> Any:
+        store = await _keys(settings)
+        try:
+            created = await store.rotate(key_id, seconds, created_by=cli_actor()[0])
+            await _audit(
+                settings, "key.rotate", key_id, store.pool, new_key=created.id, overlap=seconds
+            )
+            return created
+        finally:
+            await store.pool.close()
+
+    created = _run(work)
+    notes.print(f"key {created.id} replaces {key_id}, which works for {overlap} more (shown once):")
+    print(created.key)
+
+
+@app.command("audit")
+def audit(
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    actor: Annotated[str | None, typer.Option(help="Only this actor")] = None,
+    action: Annotated[str | None, typer.Option(help="Only actions starting so, e.g. key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The audit trail: who did what, to what, when and from where."""
+
+    async def work(settings: GatewaySettings) -> Any:
+        await db.migrate_when_ready(settings.database_url)
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            return await AuditLog(pool).recent(limit, actor=actor, action=action)
         finally:
             await pool.close()
 
-    key = _run(work)
-    console.print(f"API key for user {user}{' (admin)' if admin else ''}: ", end="")
-    print(key)
+    records = _run(work)
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json", by_alias=True) for r in records], indent=2))
+        return
+    table = Table(title="Audit trail")
+    for column in ("At", "Actor", "Action", "Target", "From"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(_when(record.at), record.actor, record.action, record.target, record.origin)
+    console.print(table)
 
 
 @app.command("prune")

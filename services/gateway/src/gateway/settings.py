@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from common.settings import RuntimeSettings
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 
@@ -15,7 +15,14 @@ class GatewaySettings(RuntimeSettings):
     # `key=user_id` pairs for development; production keys live hashed in Postgres.
     api_keys: Annotated[dict[str, str], NoDecode] = {}
     admin_api_keys: Annotated[list[str], NoDecode] = []
+    # Seconds a verified stored key is trusted without asking Postgres again: a revoked
+    # or expired key is refused by every replica within this time.
+    api_key_cache_seconds: float = Field(default=0.5, ge=0, le=5)
+    # Unknown keys from one client address per minute before the answer is 429 (0 = off).
+    auth_failures_per_minute: int = Field(default=30, ge=0)
     idempotency_ttl: int = 24 * 3600
+    # The largest request body an Idempotency-Key request may send (bytes); 413 beyond.
+    idempotency_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # A per-key ceiling on every authenticated request (like Laravel's throttle:api); 0 = off.
     api_rate_per_minute: int = 6000
     readiness_timeout: float = 2.0

@@ -7,8 +7,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
-from common import tracing
-from common.smtp import smtp_span_attributes
+from common.smtp import send_email
 
 from .settings import TournamentSettings
 
@@ -43,22 +42,8 @@ def _permanent(code: int) -> bool:
 
 async def send(settings: TournamentSettings, message: EmailMessage) -> None:
     """Deliver `message` to the configured server; raise TransientSmtpError or RejectedEmail."""
-    # aiosmtplib has no instrumentation: the send is a span of its own under the job's.
-    span = tracing.client_span(
-        "smtp send", smtp_span_attributes(settings.smtp_host, settings.smtp_port, 1)
-    )
     try:
-        with span:
-            await aiosmtplib.send(
-                message,
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username or None,
-                password=settings.smtp_password or None,
-                use_tls=settings.smtp_security == "tls",
-                start_tls=settings.smtp_security == "starttls",
-                timeout=settings.smtp_timeout,
-            )
+        await send_email(settings, message)
     except aiosmtplib.SMTPRecipientsRefused as refused:
         # One recipient per job, so one refusal; its code decides (550 no such user vs
         # 450 mailbox busy).

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ..domains import dashboard_actions
 from ..ops.admin_actions import record_admin_action, request_origin
-from ..ops.control import queue_control, work_queue
+from ..ops.control import QueueName, queue_control, work_queue
 from ..ops.jobs import TagToMonitor
 from .guard import SessionCookie, authorised
 
@@ -30,7 +30,7 @@ def _back(section: str) -> Response:
 
 @router.post("/queues/{queue}/pause")
 async def pause(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,
@@ -38,13 +38,15 @@ async def pause(
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
     await queue_control(runtime).pause(work_queue(queue), by=session.user_id)
-    record_admin_action(session.user_id, "queue.pause", queue, request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, "queue.pause", queue, request_origin(request)
+    )
     return _back("queues")
 
 
 @router.post("/queues/{queue}/continue")
 async def resume(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,
@@ -52,13 +54,15 @@ async def resume(
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
     await queue_control(runtime).resume(work_queue(queue))
-    record_admin_action(session.user_id, "queue.continue", queue, request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, "queue.continue", queue, request_origin(request)
+    )
     return _back("queues")
 
 
 @router.post("/queues/{queue}/clear")
 async def clear(
-    queue: str,
+    queue: QueueName,
     request: Request,
     runtime: RuntimeDep,
     csrf: Csrf = None,
@@ -75,7 +79,8 @@ async def clear(
             headers={"Retry-After": "5"},
         ) from error
     total = sum(removed.values())
-    record_admin_action(
+    await record_admin_action(
+        runtime,
         session.user_id,
         "queue.clear",
         queue,
@@ -92,7 +97,9 @@ async def terminate(
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
     await queue_control(runtime).terminate()
-    record_admin_action(session.user_id, "workers.terminate", "workers", request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, "workers.terminate", "workers", request_origin(request)
+    )
     return _back("workers")
 
 
@@ -110,7 +117,9 @@ async def monitor(
     except ValidationError as invalid:
         raise HTTPException(422, f"tag: {invalid.errors()[0]['msg']}") from invalid
     await LifecycleStore(runtime.redis, runtime.settings).monitor(wanted.tag)
-    record_admin_action(session.user_id, "tag.monitor", wanted.tag, request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, "tag.monitor", wanted.tag, request_origin(request)
+    )
     return _back("monitored")
 
 
@@ -124,7 +133,9 @@ async def stop_monitoring(
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
     await LifecycleStore(runtime.redis, runtime.settings).stop_monitoring(tag)
-    record_admin_action(session.user_id, "tag.stop_monitoring", tag, request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, "tag.stop_monitoring", tag, request_origin(request)
+    )
     return _back("monitored")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from common.alerts import Alert, AlertMonitor
+from common.audit import AuditRecord
 from common.failed_jobs import FailedJob
 from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
 from common.queue_control import paused_queues
@@ -49,6 +50,7 @@ class Snapshot(BaseModel):
     # Each domain's dashboard panels, by name (templates dashboard/sections/<name>.html).
     panels: dict[str, Any] = {}
     alerts: list[Alert] = []
+    audit: list[AuditRecord] = []
 
 
 async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str = "") -> Snapshot:
@@ -65,6 +67,7 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
         runtime.failed_jobs.list(limit=50),
         runtime.failed_jobs.count(),
         monitor.recent(10),
+        runtime.audit.recent(20),
         *(panel(runtime) for panel in panels.values()),
         return_exceptions=True,
     )
@@ -79,6 +82,7 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
         "failed",
         "failed_total",
         "alerts",
+        "audit",
         *panels,
     ]
     for name, value in zip(names, results, strict=True):

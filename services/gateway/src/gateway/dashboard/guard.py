@@ -8,6 +8,7 @@ from common.runtime import Runtime
 from fastapi import Cookie, HTTPException
 from fastapi.responses import RedirectResponse
 
+from ..auth.keys import KeyStore
 from .session import COOKIE, Session, Sessions, csrf_ok
 
 SessionCookie = Annotated[str | None, Cookie(alias=COOKIE)]
@@ -18,7 +19,17 @@ def sessions(runtime: Runtime) -> Sessions:
 
 
 async def session_of(runtime: Runtime, session_id: str | None) -> Session | None:
-    return await sessions(runtime).get(session_id)
+    """The live session behind the cookie; a session whose stored key was revoked or has
+    expired since the log-in is ended."""
+    session = await sessions(runtime).get(session_id)
+    if (
+        session is not None
+        and session.key_id is not None
+        and not await KeyStore(runtime.pool).active(session.key_id)
+    ):
+        await sessions(runtime).end(session_id)
+        return None
+    return session
 
 
 def to_login() -> RedirectResponse:

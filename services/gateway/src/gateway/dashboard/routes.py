@@ -30,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 
 from ..auth.keys import KeyRing
 from ..domains import dashboard_panels
+from ..ops.admin_actions import record_admin_action, request_origin
 from ..ops.job_details import job_details
 from ..ops.queues import unpark
 from ..settings import GatewaySettings
@@ -55,6 +56,7 @@ SECTIONS = (
     "failed",
     *dashboard_panels(),
     "alerts",
+    "audit",
 )
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -79,7 +81,7 @@ async def login_form(request: Request) -> Response:
 async def login(
     request: Request, runtime: RuntimeDep, key: Annotated[str, Form(max_length=500)] = ""
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
+    client = request_origin(request)
     await runtime.limiter.check(
         f"dashboard-login:{client}", Rate(dashboard_settings().dashboard_logins_per_minute, 60)
     )
@@ -87,13 +89,25 @@ async def login(
     user = await keys.resolve(key.strip()) if key.strip() else None
     if user is None or not user.admin:
         error = "unknown key" if user is None else "this key is not an admin key"
+        # Never the key itself: its id when it is a stored key, else nothing.
+        await record_admin_action(
+            runtime,
+            user.id if user else "unknown",
+            "dashboard.login_failed",
+            "dashboard",
+            client,
+            reason=error,
+            key_id=user.key_id if user else None,
+        )
         return templates.TemplateResponse(
             request,
             "dashboard/login.html",
             {"error": error},
             status_code=401 if user is None else 403,
         )
-    session_id = await sessions(runtime).create(user.id)
+    stored_key = user.key_id if user.key_id != "env" else None
+    session_id = await sessions(runtime).create(user.id, stored_key)
+    await record_admin_action(runtime, user, "dashboard.login", "dashboard", client)
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -102,7 +116,7 @@ async def login(
         path="/dashboard",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=dashboard_settings().dashboard_cookie_secure or request.url.scheme == "https",
     )
     return response
 
@@ -218,38 +232,55 @@ async def job_record(
 
 @router.post("/failed/retry")
 async def retry_all(
+    request: Request,
     runtime: RuntimeDep,
     csrf: Annotated[str | None, Form()] = None,
     queue: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await authorised(runtime, session_id, csrf)
+    session = await authorised(runtime, session_id, csrf)
     await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
-    await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
+    retried = await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
+    await record_admin_action(
+        runtime,
+        session.user_id,
+        "failed.retry_all",
+        queue or "*",
+        request_origin(request),
+        retried=retried,
+    )
     return RedirectResponse("/dashboard#failed", status_code=303)
 
 
 @router.post("/failed/{failed_id}/retry")
 async def retry(
+    request: Request,
     runtime: RuntimeDep,
     failed_id: uuid.UUID,
     csrf: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await authorised(runtime, session_id, csrf)
+    session = await authorised(runtime, session_id, csrf)
     await runtime.failed_jobs.retry(failed_id, runtime.publisher)
+    await record_admin_action(
+        runtime, session.user_id, "failed.retry", str(failed_id), request_origin(request)
+    )
     return RedirectResponse("/dashboard#failed", status_code=303)
 
 
 @router.post("/failed/{failed_id}/forget")
 async def forget(
+    request: Request,
     runtime: RuntimeDep,
     failed_id: uuid.UUID,
     csrf: Annotated[str | None, Form()] = None,
     session_id: SessionCookie = None,
 ) -> Response:
-    await authorised(runtime, session_id, csrf)
+    session = await authorised(runtime, session_id, csrf)
     await runtime.failed_jobs.forget(failed_id)
+    await record_admin_action(
+        runtime, session.user_id, "failed.forget", str(failed_id), request_origin(request)
+    )
     return RedirectResponse("/dashboard#failed", status_code=303)
 
 

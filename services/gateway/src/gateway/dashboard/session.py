@@ -21,6 +21,9 @@ SESSION_SECONDS = 12 * 3600
 class Session(BaseModel):
     user_id: str
     csrf: str
+    # The stored key that logged in (None for an ADMIN_API_KEYS key): revoking or
+    # expiring it ends the session too.
+    key_id: str | None = None
 
 
 class Sessions:
@@ -28,9 +31,9 @@ class Sessions:
         self.redis = redis
         self.base = f"{prefix}dashboard:session:"
 
-    async def create(self, user_id: str) -> str:
+    async def create(self, user_id: str, key_id: str | None = None) -> str:
         session_id = secrets.token_urlsafe(32)
-        session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
+        session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24), key_id=key_id)
         await self.redis.set(self.base + session_id, session.model_dump_json(), ex=SESSION_SECONDS)
         return session_id
 

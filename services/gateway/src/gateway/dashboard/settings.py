@@ -15,6 +15,9 @@ class DashboardSettings(BaseSettings):
     dashboard_refresh_seconds: float = Field(default=2.0, gt=0)
     # Log-in attempts per minute from one address (brute force on the admin key).
     dashboard_logins_per_minute: int = Field(default=10, ge=1)
+    # Mark the session cookie `Secure` (set it behind HTTPS); a request that arrived over
+    # HTTPS gets it either way.
+    dashboard_cookie_secure: bool = False
 
 
 @cache

@@ -8,10 +8,15 @@ import math
 import asyncpg
 from common.errors import BrokerUnavailable, Conflict, LimitExceeded, NotFound
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from .nul_text import NulInText
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,13 @@ STORE_TROUBLE: tuple[type[Exception], ...] = (
     ConnectionRefusedError,
     RedisConnectionError,
     RedisTimeoutError,
+)
+
+
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+    NulInText,
 )
 
 
@@ -46,6 +58,23 @@ def install(app: FastAPI) -> None:
             {"detail": f"{first['field']}: {first['message']}", "errors": errors},
             status_code=422,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 for a body it cannot decode (bytes that are not UTF-8 JSON);
+        # for us that is invalid input like any other: 422 naming the body.
+        if error.status_code == 400 and "parsing the body" in str(error.detail):
+            if isinstance(error.__cause__, NulInText):
+                return await unstorable_text(request, error.__cause__)
+            message = "not a JSON document (or not UTF-8)"
+            return JSONResponse(
+                {
+                    "detail": f"body: {message}",
+                    "errors": [{"field": "body", "message": message, "type": "json_invalid"}],
+                },
+                status_code=422,
+            )
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(LimitExceeded)
     async def limited(request: Request, error: LimitExceeded) -> JSONResponse:
@@ -75,6 +104,18 @@ def install(app: FastAPI) -> None:
 
     for trouble in STORE_TROUBLE:
         app.add_exception_handler(trouble, store_down)
+
+    async def unstorable_text(request: Request, error: Exception) -> JSONResponse:
+        # Postgres text cannot hold NUL (\u0000): such input is invalid, not a crash. The
+        # statement failed, so its transaction rolled back and nothing was stored.
+        message = "text may not contain NUL (\\u0000) characters"
+        return JSONResponse(
+            {"detail": message, "errors": [{"field": "body", "message": message}]},
+            status_code=422,
+        )
+
+    for unstorable in UNSTORABLE_TEXT:
+        app.add_exception_handler(unstorable, unstorable_text)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> JSONResponse:

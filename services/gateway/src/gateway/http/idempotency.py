@@ -1,6 +1,10 @@
 """`Idempotency-Key` on POSTs: the same key from the same caller replays the first answer.
 
 A pure ASGI middleware, so every creating POST gets it without the route knowing. The
+request body is hashed as it streams in and spooled (in memory up to 1 MiB, then in a
+temporary file), then replayed to the route in 64 KiB chunks: an upload never has to fit
+in memory. A body over IDEMPOTENCY_MAX_BODY_BYTES is refused with 413 before it is
+buffered (at once when Content-Length says so). The
 caller is identified by a hash of its Authorization header; the first 2xx answer is
 kept for IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets
 409; the same key with a different body gets 422 (as in the IETF idempotency draft).
@@ -13,8 +17,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tempfile
 import time
-from typing import Any
+from typing import IO, Any
 
 from common.retention import CustomRule
 from common.runtime import Runtime
@@ -23,6 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _PENDING_SECONDS = 60
 _MAX_KEY_LENGTH = 255
 _KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
+# A request body up to this size stays in memory; a larger one is spooled to a temp file.
+_SPOOL_IN_MEMORY = 1024 * 1024
+_REPLAY_CHUNK = 64 * 1024
 
 
 async def _answer(send: Send, status: int, payload: dict[str, Any]) -> None:
@@ -38,6 +46,14 @@ async def _answer(send: Send, status: int, payload: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _answer(
+        send,
+        413,
+        {"detail": f"the request body is larger than {limit} bytes (IDEMPOTENCY_MAX_BODY_BYTES)"},
+    )
 
 
 class IdempotencyMiddleware:
@@ -59,16 +75,49 @@ class IdempotencyMiddleware:
             )
             return
 
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        fingerprint = hashlib.sha256(
-            scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n" + body
-        ).hexdigest()
+        limit = scope["app"].state.settings.idempotency_max_body_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        # Hashed as it streams in; kept in memory while small, on disk beyond that, so an
+        # upload never has to fit in memory to be replayed to the route.
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        try:
+            digest = hashlib.sha256(
+                scope["path"].encode() + b"?" + scope.get("query_string", b"") + b"\n"
+            )
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _too_large(send, limit)
+                    return
+                digest.update(chunk)
+                if size > _SPOOL_IN_MEMORY:
+                    spool.rollover()  # to disk before a big chunk is copied into memory
+                spool.write(chunk)
+                if not message.get("more_body"):
+                    break
+            spool.seek(0)
+            await self._once(scope, receive, send, key, headers, digest.hexdigest(), (spool, size))
+        finally:
+            spool.close()
+
+    async def _once(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: bytes,
+        headers: dict[bytes, bytes],
+        fingerprint: str,
+        body: tuple[IO[bytes], int],
+    ) -> None:
         runtime = scope["app"].state.runtime
         redis = runtime.redis
         caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()[:32]
@@ -82,14 +131,18 @@ class IdempotencyMiddleware:
             await self._replay(send, stored, fingerprint)
             return
 
-        replayed = False
+        spool, size = body
+        finished = False
 
         async def replay_body() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            # The spooled body, chunk by chunk; then whatever the client sends (disconnect).
+            nonlocal finished
+            if finished:
+                return await receive()
+            chunk = spool.read(_REPLAY_CHUNK)
+            more = spool.tell() < size
+            finished = not more
+            return {"type": "http.request", "body": chunk, "more_body": more}
 
         status = 500
         kept_headers: list[tuple[bytes, bytes]] = []

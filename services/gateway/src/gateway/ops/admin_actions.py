@@ -1,26 +1,24 @@
-"""Admin actions, logged with who did what, to what, when and from where.
+"""Admin actions, recorded in the audit trail with who did what, to what, when and from where.
 
-One structured line per action on the `relay.audit` logger (JSON like every log line:
-actor, action, target, from, at, and what the action changed). The ops API, the
-dashboard and the CLI all record their actions here.
+The ops API, the dashboard and the CLI all record their actions here: a row of
+`runtime.audit_log` (GET /v1/ops/audit, `relay audit`, the dashboard's audit panel) and
+one structured line on the `relay.audit` logger.
 """
 
 from __future__ import annotations
 
 import getpass
-import logging
 import socket
-import time
 from typing import Any
 
+from common.runtime import Runtime
+from common.web import Caller, client_address
 from fastapi import Request
-
-log = logging.getLogger("relay.audit")
 
 
 def request_origin(request: Request) -> str:
     """Where an HTTP action came from: the client's address."""
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
 
 
 def cli_actor() -> tuple[str, str]:
@@ -32,19 +30,12 @@ def cli_actor() -> tuple[str, str]:
     return f"cli:{user}", f"cli@{socket.gethostname()}"
 
 
-def record_admin_action(actor: str, action: str, target: str, origin: str, **details: Any) -> None:
-    """Log one admin action (the audit trail's line)."""
-    log.info(
-        "%s %s by %s",
-        action,
-        target,
-        actor,
-        extra={
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "from": origin,
-            "at": time.time(),
-            **details,
-        },
-    )
+async def record_admin_action(
+    runtime: Runtime, actor: str | Caller, action: str, target: str, origin: str, **details: Any
+) -> None:
+    """Record one admin action in the audit trail (a caller's key id goes in its details)."""
+    if isinstance(actor, Caller):
+        if actor.key_id:
+            details.setdefault("key_id", actor.key_id)
+        actor = actor.id
+    await runtime.audit.record(actor, action, target, origin, **details)

@@ -7,18 +7,21 @@ Laravel's `queue:clear`). Every action is recorded in the audit log.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from common.lifecycle import LifecycleStore
 from common.queue_control import QueueControl, is_work_queue
 from common.runtime import Runtime
 from common.web import AdminUser, RuntimeDep
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from .admin_actions import record_admin_action, request_origin
 
 router = APIRouter()
+
+# What RabbitMQ accepts as a queue name (AMQP 0-9-1 shortstr, as pamqp checks it).
+QueueName = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9_.:@#,+ -]+$")]
 
 
 def queue_control(runtime: Runtime) -> QueueControl:
@@ -38,27 +41,27 @@ def work_queue(queue: str) -> str:
 
 @router.post("/queues/{queue}/pause")
 async def pause_queue(
-    queue: str, admin: AdminUser, runtime: RuntimeDep, request: Request
+    queue: QueueName, admin: AdminUser, runtime: RuntimeDep, request: Request
 ) -> dict[str, Any]:
     """Every worker stops taking jobs from `queue`; running jobs finish, the rest wait."""
     paused = await queue_control(runtime).pause(work_queue(queue), by=admin.id)
-    record_admin_action(admin.id, "queue.pause", queue, request_origin(request))
+    await record_admin_action(runtime, admin, "queue.pause", queue, request_origin(request))
     return {"queue": queue, "paused": True, "at": paused.at, "by": paused.by}
 
 
 @router.post("/queues/{queue}/continue")
 async def continue_queue(
-    queue: str, admin: AdminUser, runtime: RuntimeDep, request: Request
+    queue: QueueName, admin: AdminUser, runtime: RuntimeDep, request: Request
 ) -> dict[str, Any]:
     """Every worker takes jobs from `queue` again."""
     was_paused = await queue_control(runtime).resume(work_queue(queue))
-    record_admin_action(admin.id, "queue.continue", queue, request_origin(request))
+    await record_admin_action(runtime, admin, "queue.continue", queue, request_origin(request))
     return {"queue": queue, "paused": False, "was_paused": was_paused}
 
 
 @router.delete("/queues/{queue}/jobs")
 async def clear_queue(
-    queue: str,
+    queue: QueueName,
     admin: AdminUser,
     runtime: RuntimeDep,
     request: Request,
@@ -75,8 +78,8 @@ async def clear_queue(
             headers={"Retry-After": "5"},
         ) from error
     total = sum(removed.values())
-    record_admin_action(
-        admin.id, "queue.clear", queue, request_origin(request), removed=total, queues=removed
+    await record_admin_action(
+        runtime, admin, "queue.clear", queue, request_origin(request), removed=total, queues=removed
     )
     return {"queue": queue, "removed": total, "by_queue": removed}
 
@@ -88,5 +91,7 @@ async def terminate_workers(
     """Every worker finishes its running jobs and exits; its process manager restarts it."""
     request_id = await queue_control(runtime).terminate()
     workers = await LifecycleStore(runtime.redis, runtime.settings).workers()
-    record_admin_action(admin.id, "workers.terminate", "workers", request_origin(request))
+    await record_admin_action(
+        runtime, admin, "workers.terminate", "workers", request_origin(request)
+    )
     return {"status": "terminating", "request": request_id, "workers": len(workers)}

@@ -66,7 +66,7 @@ async def monitor_tag(
 ) -> MonitoredTag:
     """Pin a tag: its jobs are kept LIFECYCLE_MONITORED_SECONDS and counted."""
     await LifecycleStore(runtime.redis, runtime.settings).monitor(body.tag)
-    record_admin_action(admin.id, "tag.monitor", body.tag, request_origin(request))
+    await record_admin_action(runtime, admin, "tag.monitor", body.tag, request_origin(request))
     return MonitoredTag(tag=body.tag)
 
 
@@ -76,5 +76,5 @@ async def stop_monitoring_tag(
 ) -> Response:
     if not await LifecycleStore(runtime.redis, runtime.settings).stop_monitoring(tag):
         raise HTTPException(404, f"{tag} is not monitored; GET /v1/ops/tags lists them")
-    record_admin_action(admin.id, "tag.stop_monitoring", tag, request_origin(request))
+    await record_admin_action(runtime, admin, "tag.stop_monitoring", tag, request_origin(request))
     return Response(status_code=204)

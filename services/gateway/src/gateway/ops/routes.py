@@ -13,16 +13,21 @@ import httpx
 from common.failed_jobs import FailedJob
 from common.queue_control import paused_queues
 from common.web import AdminUser, RuntimeDep
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from ..domains import queue_sections
+from .admin_actions import record_admin_action, request_origin
+from .audit import router as audit_router
 from .control import router as control_router
 from .jobs import router as jobs_router
+from .keys import router as keys_router
 from .queues import QueueStats, mark_paused, queue_stats, unpark
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 router.include_router(control_router)
 router.include_router(jobs_router)
+router.include_router(keys_router)
+router.include_router(audit_router)
 
 
 @router.get("/queues")
@@ -48,7 +53,7 @@ async def failed_list(
     runtime: RuntimeDep,
     queue: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**63 - 1),
 ) -> list[FailedJob]:
     await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
     return await runtime.failed_jobs.list(queue, limit, offset)
@@ -68,28 +73,44 @@ async def failed_body(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUI
 
 @router.post("/failed/retry", status_code=202)
 async def failed_retry_all(
-    admin: AdminUser, runtime: RuntimeDep, queue: str | None = None
+    admin: AdminUser, runtime: RuntimeDep, request: Request, queue: str | None = None
 ) -> dict[str, int]:
     await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
-    return {"retried": await runtime.failed_jobs.retry_all(runtime.publisher, queue)}
+    retried = await runtime.failed_jobs.retry_all(runtime.publisher, queue)
+    await record_admin_action(
+        runtime, admin, "failed.retry_all", queue or "*", request_origin(request), retried=retried
+    )
+    return {"retried": retried}
 
 
 @router.post("/failed/{failed_id}/retry", status_code=202)
 async def failed_retry(
-    admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID
+    admin: AdminUser, runtime: RuntimeDep, request: Request, failed_id: uuid.UUID
 ) -> dict[str, Any]:
     await runtime.failed_jobs.retry(failed_id, runtime.publisher)
+    await record_admin_action(
+        runtime, admin, "failed.retry", str(failed_id), request_origin(request)
+    )
     return {"id": str(failed_id), "status": "queued"}
 
 
 @router.delete("/failed/{failed_id}", status_code=204)
-async def failed_forget(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUID) -> Response:
+async def failed_forget(
+    admin: AdminUser, runtime: RuntimeDep, request: Request, failed_id: uuid.UUID
+) -> Response:
     await runtime.failed_jobs.forget(failed_id)
+    await record_admin_action(
+        runtime, admin, "failed.forget", str(failed_id), request_origin(request)
+    )
     return Response(status_code=204)
 
 
 @router.delete("/failed")
 async def failed_flush(
-    admin: AdminUser, runtime: RuntimeDep, queue: str | None = None
+    admin: AdminUser, runtime: RuntimeDep, request: Request, queue: str | None = None
 ) -> dict[str, int]:
-    return {"flushed": await runtime.failed_jobs.flush(queue)}
+    flushed = await runtime.failed_jobs.flush(queue)
+    await record_admin_action(
+        runtime, admin, "failed.flush", queue or "*", request_origin(request), flushed=flushed
+    )
+    return {"flushed": flushed}

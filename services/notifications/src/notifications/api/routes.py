@@ -17,7 +17,7 @@ from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
 from common.live import EventHub
 from common.publisher import Publisher
-from common.web import CurrentUser, Db, PublisherDep
+from common.web import CurrentUser, Db, PublisherDep, refuse_unless_acting_for
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -122,6 +122,8 @@ async def create_notification(
     db: Db,
     publisher: PublisherDep,
 ) -> QueuedNotification | StoredNotification:
+    # A user key notifies its own user; a service (or admin) key may notify anyone.
+    refuse_unless_acting_for(user, body.user_id)
     job = CreateNotification(**body.model_dump())
     if body.priority is Priority.critical:
         # Written before answering, with no worker involved (the Laravel "sync" path).
@@ -150,7 +152,8 @@ async def list_notifications(
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[
-        int | None, Query(ge=1, description="next_before of the previous page")
+        # le: Postgres bigint, the sequence's type.
+        int | None, Query(ge=1, le=2**63 - 1, description="next_before of the previous page")
     ] = None,
 ) -> NotificationPage:
     items = await store.list_notifications(db, user.id, unread=unread, limit=limit, before=before)
@@ -173,12 +176,18 @@ async def stream_notifications(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
         int | None,
-        Query(alias="last_event_id", ge=0, description="for clients that cannot set headers"),
+        Query(
+            alias="last_event_id",
+            ge=0,
+            le=2**63 - 1,
+            description="for clients that cannot set headers",
+        ),
     ] = None,
 ) -> StreamingResponse:
     resume = last_event_id_query
     if last_event_id:
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        if not (text.isascii() and text.isdigit() and int(text) < 2**63):
             raise HTTPException(422, "Last-Event-ID: must be the id of an event from this stream")
         resume = int(last_event_id)
     hub: EventHub[Notification] = request.app.state.events_hub

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from common.envelope import Envelope, Job
@@ -145,7 +145,14 @@ async def _ingest(
         log.info("webhook event already processed", extra=fields)
 
 
-@router.post("/v1/webhooks/stripe")
+# A provider's callback that cannot be verified or read is the provider's 400 (Stripe and
+# Monetbil retry on anything but 2xx, and show the reason in their dashboards).
+REJECTED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "bad signature, or not an event this endpoint accepts"}
+}
+
+
+@router.post("/v1/webhooks/stripe", responses=REJECTED)
 async def stripe_webhook(
     request: Request,
     runtime: RuntimeDep,
@@ -184,7 +191,7 @@ async def stripe_webhook(
     return {"received": True}
 
 
-@router.post("/v1/webhooks/monetbil", response_class=PlainTextResponse)
+@router.post("/v1/webhooks/monetbil", response_class=PlainTextResponse, responses=REJECTED)
 async def monetbil_webhook(request: Request, runtime: RuntimeDep) -> PlainTextResponse:
     form = await request.form()
     fields = {key: value for key, value in form.items() if isinstance(value, str)}

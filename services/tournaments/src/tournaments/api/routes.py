@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
 from common.runtime import Runtime
-from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep
-from fastapi import APIRouter, Header, HTTPException
+from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep, client_address
+from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field
 from redis.exceptions import RedisError
 
@@ -103,7 +103,8 @@ async def email_players(
     Idempotency-Key, the bulk id (and so every e-mail id) is derived from it: a retry
     republishes the same ids, and the e-mail job sends each of them once.
     """
-    await store.owned(db, tournament_id, user.id)
+    # The organiser's own tournaments; a service or admin key may e-mail any tournament.
+    await store.owned(db, tournament_id, None if user.scope != "user" else user.id)
     players = await store.recipients(db, tournament_id)
     bulk_id = (
         uuid.uuid5(NAMESPACE, f"bulk-key:{user.id}:{tournament_id}:{idempotency_key}")
@@ -141,7 +142,9 @@ async def email_players(
 
 
 @router.post("/v1/ops/schedule/{job}/run", status_code=202, tags=["ops"])
-async def run_periodic_job(job: str, admin: AdminUser, publisher: PublisherDep) -> dict[str, Any]:
+async def run_periodic_job(
+    job: str, admin: AdminUser, publisher: PublisherDep, runtime: RuntimeDep, request: Request
+) -> dict[str, Any]:
     """`job` as the contract names it (`tournaments.check_full`) or its short form."""
     name = periodic_job_name(job)
     if name is None:
@@ -150,6 +153,9 @@ async def run_periodic_job(job: str, admin: AdminUser, publisher: PublisherDep) 
     queue = PERIODIC_QUEUES[name]
     message_id = await publisher.publish(
         queue, RunPeriodic(job=name, requested_by=admin.id), envelope=Envelope(user_id=admin.id)
+    )
+    await runtime.audit.record(
+        admin.id, "schedule.run", queue.name, client_address(request), key_id=admin.key_id
     )
     return {"job": name, "queue": queue.name, "id": message_id, "status": "queued"}
 

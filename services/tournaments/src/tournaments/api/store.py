@@ -106,9 +106,13 @@ async def visible(
     return row
 
 
-async def owned(pool: asyncpg.Pool, tournament_id: uuid.UUID, owner_id: str) -> asyncpg.Record:
+async def owned(
+    pool: asyncpg.Pool, tournament_id: uuid.UUID, owner_id: str | None
+) -> asyncpg.Record:
+    """The tournament if `owner_id` owns it (None: whoever owns it)."""
     row = await pool.fetchrow(
-        "SELECT * FROM tournaments.tournaments WHERE id = $1 AND owner_id = $2",
+        "SELECT * FROM tournaments.tournaments"
+        " WHERE id = $1 AND ($2::text IS NULL OR owner_id = $2)",
         tournament_id,
         owner_id,
     )
