@@ -158,5 +158,7 @@ async def panel_action(
         await action(runtime, item, verb)
     except ValueError as invalid:
         raise HTTPException(422, str(invalid)) from invalid
-    record_admin_action(session.user_id, f"{panel}.{verb}", item, request_origin(request))
+    await record_admin_action(
+        runtime, session.user_id, f"{panel}.{verb}", item, request_origin(request)
+    )
     return _back(panel)

@@ -136,7 +136,10 @@ _CAMPAIGN_BODIES: dict[str, Any] = {
     openapi_extra=_CAMPAIGN_BODIES,
     responses={
         413: {"description": "More than SMS_CAMPAIGN_MAX_RECIPIENTS recipients"},
-        415: {"description": "Not JSON, CSV or multipart/form-data"},
+        415: {
+            "description": "Not JSON, CSV or multipart/form-data",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
     },
 )
 async def create_campaign(
