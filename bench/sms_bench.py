@@ -1,7 +1,9 @@
 """SMS figures: campaign throughput (1 and 2 workers), single-send latency under a backlog,
-and gateway POST /v1/sms latency at a fixed request rate.
+gateway POST /v1/sms latency at a fixed request rate, and campaign scale (10k / 50k / 100k
+recipients uploaded as CSV, one worker, msg/s from the POST, the gateway's RSS).
 
     .venv/bin/python -m bench.sms_bench [--messages 20000] [--singles 50] [--rps 200 --seconds 10]
+    .venv/bin/python -m bench.sms_bench --only scale [--sizes 10000,50000,100000] [--chunk N]
 
 Runs the Procfile's gateway and sms processes against the local RabbitMQ / Postgres / Redis
 (a fresh vhost and database per scenario) with the `http` provider pointed at the fake
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -246,6 +249,154 @@ def gateway_latency(rps: int, seconds: float) -> None:
     )
 
 
+async def _provider_burst(url: str, count: int, concurrency: int) -> float:
+    """msg/s the fake provider takes from a client that never waits for anything else."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        queue = iter(range(count))
+
+        async def caller() -> None:
+            for n in queue:
+                payload = {"id": f"ceiling-{n}", "to": f"+24188{n:06d}", "from": "x", "body": "hi"}
+                async with session.post(
+                    f"{url}/sms", json=payload, headers={"Idempotency-Key": f"ceiling-{n}"}
+                ) as answer:
+                    await answer.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process (Linux /proc), in MB."""
+    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process used so far: a cost that a loaded machine
+    stretches in time but does not inflate."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(database_url: str) -> float:
+    """CPU time of the Postgres backends serving `database_url` (the stack's pools keep
+    theirs for the whole run): where a scan that grows with the campaign would show."""
+    database = database_url.rsplit("/", 1)[1].encode()
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+            if command.startswith(b"postgres:") and b" " + database + b" " in command:
+                total += cpu_seconds(int(pid))
+        except OSError:
+            continue  # a backend that ended meanwhile
+    return total
+
+
+def campaign_csv(count: int) -> bytes:
+    lines = ["phone,name,pledge"]
+    lines += [f"+24177{n:06d},C{n},{n % 1000}" for n in range(count)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def post_scale_campaign(client: httpx.Client, count: int, body: str) -> str:
+    if body == "csv":
+        answer = client.post(
+            "/v1/campaigns",
+            params={"name": f"scale {count}", "message": "Bonjour #name, #pledge"},
+            content=campaign_csv(count),
+            headers={"Content-Type": "text/csv"},
+            timeout=300,
+        )
+    else:
+        recipients = [
+            {"phone": f"+24177{n:06d}", "name": f"C{n}", "pledge": n % 1000} for n in range(count)
+        ]
+        answer = client.post(
+            "/v1/campaigns",
+            json={"name": f"scale {count}", "message": "Bonjour #name, #pledge",
+                  "recipients": recipients},
+            timeout=300,
+        )  # fmt: skip
+    answer.raise_for_status()
+    campaign_id: str = answer.json()["id"]
+    return campaign_id
+
+
+def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> None:
+    """One worker; each campaign after the previous one finished; msg/s from the POST."""
+    env: dict[str, Any] = {"SMS_CAMPAIGN_MAX_RECIPIENTS": 1_000_000}
+    # The product's chunk size unless asked otherwise; no delay between chunks (the
+    # delay is a pacing choice, not a cost).
+    env["SMS_BULK_CHUNK"] = chunk if chunk else 50
+    with fake_provider() as provider:
+        ceiling = asyncio.run(_provider_burst(provider, 20000, 200))
+        print(f"fake provider ceiling (20,000 calls, 200 at once, no worker): {ceiling:,.0f} msg/s")
+        base = stats(provider)["deliveries"]
+        with sms_stack("scale", provider, 1, **env) as stack:
+            gateway = stack.processes["gateway"].pid
+            worker = stack.processes["sms.1"].pid
+            rows: list[tuple[int, float, float, float, float, float, float, float]] = []
+            with stack.client(USER_KEY) as client:
+                for count in sizes:
+                    before = rss_mb(gateway)
+                    worker_cpu, gateway_cpu = cpu_seconds(worker), cpu_seconds(gateway)
+                    database_cpu = postgres_cpu(stack.env["DATABASE_URL"])
+                    posted = time.time()
+                    campaign_id = post_scale_campaign(client, count, body)
+                    accepted = time.time()
+                    gateway_cpu = cpu_seconds(gateway) - gateway_cpu
+                    after = rss_mb(gateway)
+                    try:
+                        wait_delivered(provider, base + count, timeout=timeout)
+                    except AssertionError as error:
+                        print(f"{count:,}: not delivered within {timeout:g} s ({error})")
+                        break
+                    progress = wait_settled(client, campaign_id, timeout=timeout)
+                    finished = time.time()
+                    per_message = (cpu_seconds(worker) - worker_cpu) / count * 1e6
+                    database_cpu = postgres_cpu(stack.env["DATABASE_URL"]) - database_cpu
+                    db_per_message = database_cpu / count * 1e6
+                    base += count
+                    rate = count / (finished - posted)
+                    rows.append(
+                        (count, accepted - posted, finished - posted, rate, before, after,
+                         per_message, db_per_message)
+                    )  # fmt: skip
+                    print(
+                        f"{count:,} recipients ({body}): 202 in {accepted - posted:.1f} s "
+                        f"(gateway CPU {gateway_cpu:.1f} s), "
+                        f"settled in {finished - posted:.1f} s, {rate:,.0f} msg/s; counts "
+                        f"sent {progress['sent']} failed {progress['failed']} "
+                        f"skipped {progress['skipped']}; gateway RSS {before:.0f} → {after:.0f} MB; "
+                        f"worker CPU {per_message:.0f} µs/message, "
+                        f"Postgres CPU {db_per_message:.0f} µs/message",
+                        flush=True,
+                    )
+    print(f"\nscale: 1 sms worker, body {body}, SMS_BULK_CHUNK {env['SMS_BULK_CHUNK']}, "
+          f"fake provider ceiling {ceiling:,.0f} msg/s")  # fmt: skip
+    print(
+        "| recipients | 202 after | settled after | msg/s | worker CPU/message "
+        "| Postgres CPU/message | gateway RSS before → after |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for count, answered, settled, rate, before, after, per_message, db_per_message in rows:
+        print(
+            f"| {count:,} | {answered:.1f} s | {settled:.1f} s | {rate:,.0f} "
+            f"| {per_message:.0f} µs | {db_per_message:.0f} µs "
+            f"| {before:.0f} → {after:.0f} MB (+{after - before:.0f}) |"
+        )
+    if len(rows) >= 2:
+        print(f"largest / smallest rate: {rows[-1][3] / rows[0][3]:.0%} (target ≥ 90 %)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores; a shared machine)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20000)
@@ -253,6 +404,10 @@ def main() -> None:
     parser.add_argument("--rps", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", default="throughput,latency,gateway")
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--chunk", type=int, default=None, help="SMS_BULK_CHUNK for scale")
+    parser.add_argument("--body", choices=("csv", "json"), default="csv")
+    parser.add_argument("--timeout", type=float, default=900, help="per scale campaign")
     args = parser.parse_args()
     only = set(args.only.split(","))
     if "throughput" in only:
@@ -262,6 +417,9 @@ def main() -> None:
         backlog_latency(args.messages, args.singles)
     if "gateway" in only:
         gateway_latency(args.rps, args.seconds)
+    if "scale" in only:
+        sizes = [int(size) for size in args.sizes.split(",")]
+        scale(sizes, args.chunk, args.body, args.timeout)
 
 
 if __name__ == "__main__":

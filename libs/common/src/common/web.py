@@ -51,6 +51,9 @@ class Caller:
 Authenticator = Callable[[str, str], Awaitable[Caller | None]]
 # An extra section of an ops answer or dashboard page, computed from the runtime.
 Section = Callable[[Runtime], Awaitable[Any]]
+# A button of a dashboard panel: (runtime, the row's id, the verb) -> done. Raises
+# NotFound / Conflict / ValueError like a route would.
+PanelAction = Callable[[Runtime, str, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class DomainApi:
     queue_sections: Mapping[str, Section] = field(default_factory=dict)
     # Extra panels of the dashboard, by the name of their template.
     dashboard_panels: Mapping[str, Section] = field(default_factory=dict)
+    # The buttons of those panels, by panel name (POST /dashboard/panels/{panel}/{id}/{verb}).
+    dashboard_actions: Mapping[str, PanelAction] = field(default_factory=dict)
 
 
 # Dependencies are `async def` even when they only read an attribute: FastAPI runs a plain

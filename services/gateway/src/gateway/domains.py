@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.web import DomainApi, Section
+from common.web import DomainApi, PanelAction, Section
 from notifications.api import api as notifications
 from payments.api import api as payments
 from sms.api import api as sms
@@ -19,3 +19,8 @@ def queue_sections() -> dict[str, Section]:
 def dashboard_panels() -> dict[str, Section]:
     """Extra dashboard panels, from every domain, in mounting order."""
     return {name: panel for d in DOMAINS for name, panel in d.dashboard_panels.items()}
+
+
+def dashboard_actions() -> dict[str, PanelAction]:
+    """The buttons of those panels, by panel name."""
+    return {name: action for d in DOMAINS for name, action in d.dashboard_actions.items()}

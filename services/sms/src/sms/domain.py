@@ -40,6 +40,22 @@ class Chunk:
     stop: int
     is_last: bool
 
+    @property
+    def next_index(self) -> int:
+        """The index of the chunk that follows (a span of chunks counts as all of them)."""
+        return self.index + 1
+
+
+@dataclass(frozen=True)
+class ChunkSpan(Chunk):
+    """Several consecutive chunks released by one job."""
+
+    count: int = 1
+
+    @property
+    def next_index(self) -> int:
+        return self.index + self.count
+
 
 def chunk_size(total: int, configured: int, direct_below: int) -> int:
     """Small campaigns go out at once; from `direct_below` recipients on, in chunks."""
@@ -50,6 +66,19 @@ def chunk_at(index: int, total: int, size: int) -> Chunk:
     start = index * size
     stop = min(total, start + size)
     return Chunk(index, start, stop, stop >= total)
+
+
+def chunks_per_release(size: int, most_messages: int) -> int:
+    """How many chunks of `size` one release job may publish without exceeding `most_messages`
+    recipients (always at least one)."""
+    return max(1, most_messages // max(size, 1))
+
+
+def chunk_at_span(index: int, count: int, total: int, size: int) -> Chunk:
+    """Chunks `index .. index + count - 1` as one range (cut short by the campaign's end)."""
+    start = index * size
+    stop = min(total, start + count * size)
+    return ChunkSpan(index, start, stop, stop >= total, count)
 
 
 def wait_step(remaining: float, tiers: Sequence[float], short_wait: float = 1.0) -> float:

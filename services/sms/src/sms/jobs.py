@@ -18,7 +18,14 @@ from common.runtime import Runtime
 from . import store
 from .breaker import Breaker, Mode, Permit
 from .contracts import ReleaseCampaign, SendSms, SendSmsBatch
-from .domain import chunk_at, chunk_size, pacing_burst, wait_step
+from .domain import (
+    chunk_at,
+    chunk_at_span,
+    chunk_size,
+    chunks_per_release,
+    pacing_burst,
+    wait_step,
+)
 from .providers import (
     Accepted,
     OutgoingSms,
@@ -34,6 +41,10 @@ router = JobRouter()
 
 
 _RELEASE_WINDOW = 100
+# The most recipients one release job publishes when chunks are not spaced in time.
+_RELEASE_MAX = 5000
+# How long a paused campaign's jobs wait before looking again (a RetryLater: no attempt).
+PAUSED_WAIT = 5.0
 
 
 class TransientSendError(Exception):
@@ -120,6 +131,16 @@ async def send_sms(job: SendSms, ctx: JobContext) -> None:
 async def send_campaign_batch(job: SendSmsBatch, ctx: JobContext) -> None:
     """Campaign messages: one provider call each; each failed one is retried on its own."""
     sending = sending_for(ctx.runtime)
+    if job.campaign_id is not None:
+        found = await store.campaign_state(ctx.runtime.pool, job.campaign_id)
+        if found is not None and found.state == "paused":
+            raise RetryLater(PAUSED_WAIT, "campaign paused")  # waits, keeps its attempt
+        if found is not None and found.state == "cancelled":
+            # Cancelled while this job was queued or waiting for a retry: its messages
+            # not yet sent are skipped, not sent.
+            skipped = await store.skip_cancelled(ctx.runtime.pool, job.campaign_id, job.sms_ids)
+            ctx.log.info("campaign cancelled: messages skipped", extra={"messages": skipped})
+            return
     if len(job.sms_ids) > sending.batch_limit:
         # Settings changed since the release (a smaller pacing burst): split, or the
         # throttle would never grant the whole batch.
@@ -340,6 +361,8 @@ async def release_campaign(job: ReleaseCampaign, ctx: JobContext) -> None:
 
     Runs in ctx.transaction(): a redelivery after the commit is skipped, and one before it
     republishes the same deterministic message ids, which the send handler settles once.
+    A paused campaign's release waits; a cancelled one's stops (its queued recipients are
+    skipped).
     """
     remaining = job.not_before - time.time()
     if remaining > 0:
@@ -347,14 +370,25 @@ async def release_campaign(job: ReleaseCampaign, ctx: JobContext) -> None:
         raise RetryLater(wait_step(remaining, tiers), "chunk not due yet")
     settings = sending_for(ctx.runtime).settings
     publisher = ctx.runtime.publisher
+    found = await store.campaign_state(ctx.runtime.pool, job.campaign_id)
+    if found is None:
+        raise Permanent(f"campaign {job.campaign_id} does not exist")
+    if found.state == "paused":
+        raise RetryLater(PAUSED_WAIT, "campaign paused")
     async with ctx.transaction() as connection:
-        total = await store.campaign_total(connection, job.campaign_id)
-        if total is None:
-            raise Permanent(f"campaign {job.campaign_id} does not exist")
-        size = chunk_size(total, settings.sms_bulk_chunk, settings.sms_bulk_direct_below)
+        if found.state == "cancelled":
+            await store.skip_cancelled(connection, job.campaign_id)
+            return
+        size = chunk_size(found.total, settings.sms_bulk_chunk, settings.sms_bulk_direct_below)
         campaign = await store.start_release(connection, job.campaign_id, size)
         assert campaign is not None
         chunk = chunk_at(job.chunk, campaign.total, campaign.chunk_size)
+        # Chunks not spaced in time (SMS_BULK_CHUNK_DELAY 0) are released several per job:
+        # one release per 50 recipients would make the release chain the bottleneck. The
+        # count is fixed by the settings, so a redelivered release publishes the same ids.
+        if not settings.sms_bulk_chunk_delay:
+            chunks = chunks_per_release(campaign.chunk_size, _RELEASE_MAX)
+            chunk = chunk_at_span(job.chunk, chunks, campaign.total, campaign.chunk_size)
         ids = await store.queued_in_chunk(connection, job.campaign_id, chunk.start, chunk.stop)
         # One job per batch of recipients; confirms awaited in windows: thousands
         # outstanding at once on a busy broker would run into PUBLISH_TIMEOUT.
@@ -378,7 +412,7 @@ async def release_campaign(job: ReleaseCampaign, ctx: JobContext) -> None:
         if not chunk.is_last:
             following = ReleaseCampaign(
                 campaign_id=job.campaign_id,
-                chunk=chunk.index + 1,
+                chunk=chunk.next_index,
                 not_before=time.time() + settings.sms_bulk_chunk_delay,
             )
             await publisher.publish(
@@ -388,7 +422,7 @@ async def release_campaign(job: ReleaseCampaign, ctx: JobContext) -> None:
                     message_id=f"{job.campaign_id}:{following.chunk}", user_id=campaign.user_id
                 ),
             )
-        await store.mark_released(connection, job.campaign_id, chunk.index + 1)
+        await store.mark_released(connection, job.campaign_id, chunk.next_index)
     ctx.log.info(
         "campaign chunk released",
         extra={"campaign_id": str(job.campaign_id), "chunk": chunk.index, "messages": len(ids)},

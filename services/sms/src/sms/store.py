@@ -205,9 +205,45 @@ async def start_release(
     return CampaignRelease(row["user_id"], row["total"], row["chunk_size"])
 
 
-async def campaign_total(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> int | None:
-    value = await connection.fetchval("SELECT total FROM sms.campaigns WHERE id = $1", campaign_id)
-    return None if value is None else int(value)
+@dataclass(frozen=True)
+class CampaignState:
+    total: int
+    state: str  # running | paused | cancelled
+
+
+async def campaign_state(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> CampaignState | None:
+    row = await pool.fetchrow("SELECT total, state FROM sms.campaigns WHERE id = $1", campaign_id)
+    return None if row is None else CampaignState(row["total"], row["state"])
+
+
+async def skip_cancelled(
+    db: asyncpg.Pool | asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    sms_ids: list[uuid.UUID] | None = None,
+) -> int:
+    """Skip (`error: "cancelled"`) what of a cancelled campaign is not sent yet: the given
+    messages (a job's own, queued or left `sending` by a failed attempt), or every queued one.
+
+    Rows another statement holds (a worker claiming them right now) are left to it: they
+    are being sent, and waiting for them could deadlock on the campaign's counts.
+    """
+    which = (
+        "id = ANY($2::uuid[]) AND status IN ('queued', 'sending')"
+        if sms_ids is not None
+        else "status = 'queued' AND $2::uuid[] IS NULL"
+    )
+    result = await db.execute(
+        f"""
+        UPDATE sms.messages SET status = 'skipped', error = 'cancelled', updated_at = now()
+        WHERE id IN (
+            SELECT id FROM sms.messages WHERE campaign_id = $1 AND {which}
+            FOR UPDATE SKIP LOCKED
+        )
+        """,
+        campaign_id,
+        sms_ids,
+    )
+    return int(result.split()[-1])
 
 
 async def queued_in_chunk(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from ..domains import dashboard_actions
 from ..ops.admin_actions import record_admin_action, request_origin
 from ..ops.control import QueueName, queue_control, work_queue
 from ..ops.jobs import TagToMonitor
@@ -136,3 +137,28 @@ async def stop_monitoring(
         runtime, session.user_id, "tag.stop_monitoring", tag, request_origin(request)
     )
     return _back("monitored")
+
+
+@router.post("/panels/{panel}/{item}/{verb}")
+async def panel_action(
+    panel: str,
+    item: str,
+    verb: str,
+    request: Request,
+    runtime: RuntimeDep,
+    csrf: Csrf = None,
+    session_id: SessionCookie = None,
+) -> Response:
+    """A domain panel's button (pause a campaign...): the domain decides what it does."""
+    session = await authorised(runtime, session_id, csrf)
+    action = dashboard_actions().get(panel)
+    if action is None:
+        raise HTTPException(404, f"no dashboard panel {panel!r} with actions")
+    try:
+        await action(runtime, item, verb)
+    except ValueError as invalid:
+        raise HTTPException(422, str(invalid)) from invalid
+    await record_admin_action(
+        runtime, session.user_id, f"{panel}.{verb}", item, request_origin(request)
+    )
+    return _back(panel)

@@ -3,11 +3,12 @@
 from common.web import DomainApi
 
 from .breakers import breaker_states
-from .dashboard import campaign_progress
+from .dashboard import campaign_action, campaign_progress
 from .routes import router
 
 api = DomainApi(
     router=router,
     queue_sections={"breakers": breaker_states},
     dashboard_panels={"campaigns": campaign_progress, "breakers": breaker_states},
+    dashboard_actions={"campaigns": campaign_action},
 )

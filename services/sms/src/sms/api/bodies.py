@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -76,14 +77,20 @@ class CampaignRequest(BaseModel):
             raise ValueError("message is empty")
         return value
 
-    @field_validator("recipients")
+
+class CampaignOptions(BaseModel):
+    """A campaign's settings when its recipients come as a file (CSV query parameters or
+    multipart form fields)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    message: str = Field(description="Template; #name #pledge #paid_amount #balance #days_remain")
+    sender: str | None = Field(default=None, min_length=1, max_length=15)
+
+    @field_validator("message")
     @classmethod
-    def not_too_many(cls, value: list[Any]) -> list[Any]:
-        limit = sms_settings().sms_campaign_max_recipients
-        if len(value) > limit:
-            raise ValueError(
-                f"{len(value)} recipients; at most {limit} per campaign (SMS_CAMPAIGN_MAX_RECIPIENTS)"
-            )
+    def not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message is empty")
         return value
 
 
@@ -97,7 +104,7 @@ class Recipient(BaseModel):
 
 
 class Rejected(BaseModel):
-    row: int
+    row: int = Field(description="Index in `recipients` (JSON, from 0) or line of the CSV file")
     phone: str | None
     error: str
 
@@ -113,7 +120,7 @@ class CampaignQueued(BaseModel):
 class CampaignView(BaseModel):
     id: uuid.UUID
     name: str
-    status: Literal["queued", "sending", "completed"]
+    status: Literal["queued", "sending", "paused", "cancelled", "completed"]
     total: int
     sent: int
     delivered: int
@@ -121,6 +128,26 @@ class CampaignView(BaseModel):
     skipped: int
     pending: int
     rejected: int
+
+
+class CampaignMessage(BaseModel):
+    id: uuid.UUID
+    seq: int = Field(description="Position among the campaign's accepted recipients")
+    row: int | None = Field(description="Index in the JSON recipients, or CSV line")
+    to: str
+    status: str
+    attempts: int
+    segments: int
+    error: str | None
+    provider_id: str | None
+    updated_at: datetime
+
+
+class CampaignMessages(BaseModel):
+    items: list[CampaignMessage]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class InboundRequest(BaseModel):

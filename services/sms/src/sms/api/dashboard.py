@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from common.runtime import Runtime
 from pydantic import BaseModel
+
+from . import store
+from .campaigns import campaign_status
 
 
 class Campaigns(BaseModel):
@@ -15,25 +19,18 @@ class Campaigns(BaseModel):
 
 
 async def campaign_progress(runtime: Runtime) -> Campaigns:
-    """Progress of the latest campaigns, counted from the sms schema's per-recipient rows.
-
-    Same rules as GET /v1/campaigns/{id}: sent includes delivered, and
-    total = sent + failed + skipped + pending in one snapshot.
-    """
+    """Progress of the latest campaigns, as GET /v1/campaigns/{id} reports it (the counts
+    kept on each campaign row): sent includes delivered, total = sent + failed + skipped +
+    pending, and the status says when a campaign is paused or cancelled."""
     async with runtime.pool.acquire() as connection:
         table = await connection.fetchval("SELECT to_regclass('sms.campaigns')::text")
         if table is None:
             return Campaigns(available=False, note="the sms schema is not migrated yet")
         rows = await connection.fetch(
             """
-            SELECT c.id, c.name, c.user_id, c.total, c.released_chunks, c.created_at,
-                count(m.id) FILTER (WHERE m.status IN ('sent', 'delivered')) AS sent,
-                count(m.id) FILTER (WHERE m.status = 'failed') AS failed,
-                count(m.id) FILTER (WHERE m.status = 'skipped') AS skipped
-            FROM (SELECT * FROM sms.campaigns ORDER BY created_at DESC LIMIT 10) c
-            LEFT JOIN sms.messages m ON m.campaign_id = c.id
-            GROUP BY c.id, c.name, c.user_id, c.total, c.released_chunks, c.created_at
-            ORDER BY c.created_at DESC
+            SELECT id, name, user_id, state, total, released_chunks, created_at,
+                sent, failed, skipped
+            FROM sms.campaigns ORDER BY created_at DESC LIMIT 10
             """
         )
     result = []
@@ -42,12 +39,17 @@ async def campaign_progress(runtime: Runtime) -> Campaigns:
         finished = item["sent"] + item["failed"] + item["skipped"]
         item["pending"] = max(0, item["total"] - finished)
         item["percent"] = round(100 * finished / item["total"]) if item["total"] else 100
-        item["status"] = (
-            "completed"
-            if item["pending"] == 0
-            else "sending"
-            if item["released_chunks"]
-            else "queued"
-        )
+        item["status"] = campaign_status(item["state"], item["pending"], item["released_chunks"])
         result.append(item)
     return Campaigns(available=True, rows=result)
+
+
+async def campaign_action(runtime: Runtime, item: str, verb: str) -> None:
+    """The campaign list's buttons: pause, resume or cancel any user's campaign."""
+    if verb not in store.CONTROL:
+        raise ValueError(f"{verb!r}: one of {', '.join(store.CONTROL)}")
+    try:
+        campaign_id = uuid.UUID(item)
+    except ValueError as error:
+        raise ValueError(f"{item!r} is not a campaign id") from error
+    await store.control_campaign(runtime.pool, campaign_id, None, verb)

@@ -30,3 +30,15 @@ async def within_window(redis: Redis, key: str, limit: int, window: float, what:
     wait_ms = int(await script(keys=[key], args=[int(window * 1000), limit]))
     if wait_ms:
         raise LimitExceeded(wait_ms / 1000, f"at most {limit} {what} per {window:g}s")
+
+
+_GIVE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+async def give_back(redis: Redis, key: str) -> None:
+    """Un-count one hit on `key`: a request found invalid only after it was counted (an
+    upload is read after its hit) must not use up the quota."""
+    await redis.register_script(_GIVE_BACK)(keys=[key])

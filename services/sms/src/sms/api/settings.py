@@ -16,7 +16,7 @@ class SmsGatewaySettings(BaseSettings):
     sms_max_segments: int = Field(default=10, ge=1)
     sms_rate_per_minute: int = Field(default=100, ge=0)
     sms_campaigns_per_hour: int = Field(default=5, ge=0)
-    sms_campaign_max_recipients: int = Field(default=50_000, ge=1)
+    sms_campaign_max_recipients: int = Field(default=1_000_000, ge=1)
 
     @field_validator("sms_default_region")
     @classmethod

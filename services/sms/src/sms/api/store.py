@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 import asyncpg
-from common.errors import NotFound
+from common.errors import Conflict, NotFound
 
 from ..contracts import OPT_OUT_KEYWORDS, RECEIPT_LOCK, SmsStatus, sources_of
-from .bodies import CampaignView, Rejected, SmsView
-from .campaigns import RecipientMessage
+from .bodies import CampaignMessage, CampaignView, Rejected, SmsView
+from .campaigns import RecipientMessage, campaign_status
 
 
 async def insert_sms(
@@ -64,6 +64,86 @@ async def get_sms(pool: asyncpg.Pool, sms_id: uuid.UUID, user_id: str) -> SmsVie
     )
 
 
+_MESSAGE_COLUMNS = [
+    "id",
+    "user_id",
+    "campaign_id",
+    "seq",
+    "row",
+    "to_number",
+    "sender",
+    "body",
+    "segments",
+    "encoding",
+]
+
+
+async def begin_campaign(
+    connection: asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    user_id: str,
+    name: str,
+    template: str,
+) -> None:
+    """The campaign row, before its recipients (their rows refer to it); `total` comes last."""
+    await connection.execute(
+        """
+        INSERT INTO sms.campaigns (id, user_id, name, template, total)
+        VALUES ($1, $2, $3, $4, 0)
+        """,
+        campaign_id,
+        user_id,
+        name,
+        template,
+    )
+
+
+async def add_recipients(
+    connection: asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    user_id: str,
+    sender: str | None,
+    messages: list[RecipientMessage],
+) -> None:
+    """One batch of recipient messages (`queued`), by COPY."""
+    if not messages:
+        return
+    await connection.copy_records_to_table(
+        "messages",
+        schema_name="sms",
+        columns=_MESSAGE_COLUMNS,
+        records=[
+            (m.id, user_id, campaign_id, m.seq, m.row, m.to, sender, m.body, m.segments, m.encoding)
+            for m in messages
+        ],
+    )
+
+
+async def finish_campaign(
+    connection: asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    name: str,
+    total: int,
+    rejected: list[Rejected],
+) -> None:
+    await connection.execute(
+        "UPDATE sms.campaigns SET name = $2, total = $3, rejected = $4::jsonb WHERE id = $1",
+        campaign_id,
+        name,
+        total,
+        json.dumps([r.model_dump() for r in rejected]),
+    )
+
+
+async def set_sender(
+    connection: asyncpg.Connection, campaign_id: uuid.UUID, sender: str | None
+) -> None:
+    """A multipart form whose `sender` came after its file: set it on the rows written."""
+    await connection.execute(
+        "UPDATE sms.messages SET sender = $2 WHERE campaign_id = $1", campaign_id, sender
+    )
+
+
 async def insert_campaign(
     connection: asyncpg.Connection,
     campaign_id: uuid.UUID,
@@ -75,79 +155,28 @@ async def insert_campaign(
     rejected: list[Rejected],
 ) -> None:
     """The campaign and every recipient message (`queued`), in the caller's transaction."""
-    await connection.execute(
-        """
-        INSERT INTO sms.campaigns (id, user_id, name, template, total, rejected)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-        """,
-        campaign_id,
-        user_id,
-        name,
-        template,
-        len(messages),
-        json.dumps([r.model_dump() for r in rejected]),
-    )
-    await connection.copy_records_to_table(
-        "messages",
-        schema_name="sms",
-        columns=[
-            "id",
-            "user_id",
-            "campaign_id",
-            "seq",
-            "row",
-            "to_number",
-            "sender",
-            "body",
-            "segments",
-            "encoding",
-        ],
-        records=[
-            (
-                m.id,
-                user_id,
-                campaign_id,
-                m.seq,
-                m.row,
-                m.to,
-                sender,
-                m.body,
-                m.segments,
-                m.encoding,
-            )
-            for m in messages
-        ],
-    )
+    await begin_campaign(connection, campaign_id, user_id, name, template)
+    await add_recipients(connection, campaign_id, user_id, sender, messages)
+    await finish_campaign(connection, campaign_id, name, len(messages), rejected)
 
 
 async def delete_campaign(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> None:
     await connection.execute("DELETE FROM sms.campaigns WHERE id = $1", campaign_id)
 
 
-async def get_campaign(pool: asyncpg.Pool, campaign_id: uuid.UUID, user_id: str) -> CampaignView:
-    # One snapshot of the per-recipient rows: total = sent + failed + skipped + pending.
-    row = await pool.fetchrow(
-        """
-        SELECT c.id, c.name, c.total, c.released_chunks, jsonb_array_length(c.rejected) AS rejected,
-            count(m.id) FILTER (WHERE m.status IN ('sent', 'delivered')) AS sent,
-            count(m.id) FILTER (WHERE m.status = 'delivered') AS delivered,
-            count(m.id) FILTER (WHERE m.status = 'failed') AS failed,
-            count(m.id) FILTER (WHERE m.status = 'skipped') AS skipped
-        FROM sms.campaigns c LEFT JOIN sms.messages m ON m.campaign_id = c.id
-        WHERE c.id = $1 AND c.user_id = $2
-        GROUP BY c.id
-        """,
-        campaign_id,
-        user_id,
-    )
-    if row is None:
-        raise NotFound(f"no campaign {campaign_id}")
+_CAMPAIGN_VIEW = """
+    SELECT id, name, state, total, released_chunks, sent, delivered, failed, skipped,
+        jsonb_array_length(rejected) AS rejected
+    FROM sms.campaigns
+"""
+
+
+def campaign_view(row: Any) -> CampaignView:
     pending = row["total"] - row["sent"] - row["failed"] - row["skipped"]
-    status = "completed" if pending == 0 else "sending" if row["released_chunks"] else "queued"
     return CampaignView(
         id=row["id"],
         name=row["name"],
-        status=status,
+        status=campaign_status(row["state"], pending, row["released_chunks"]),
         total=row["total"],
         sent=row["sent"],
         delivered=row["delivered"],
@@ -156,6 +185,126 @@ async def get_campaign(pool: asyncpg.Pool, campaign_id: uuid.UUID, user_id: str)
         pending=pending,
         rejected=row["rejected"],
     )
+
+
+async def get_campaign(
+    db: asyncpg.Pool | asyncpg.Connection, campaign_id: uuid.UUID, user_id: str | None
+) -> CampaignView:
+    """The campaign if `user_id` owns it (None: whoever does, for the dashboard)."""
+    # The counts live on the campaign row, moved by a trigger in the same transaction as
+    # the messages: one row read, and total = sent + failed + skipped + pending holds.
+    row = await db.fetchrow(
+        f"{_CAMPAIGN_VIEW} WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
+        campaign_id,
+        user_id,
+    )
+    if row is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return campaign_view(row)
+
+
+# action -> (the state it sets, the states it may start from)
+CONTROL: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pause": ("paused", ("running",)),
+    "resume": ("running", ("paused",)),
+    "cancel": ("cancelled", ("running", "paused")),
+}
+
+
+_DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+async def control_campaign(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, user_id: str | None, action: str
+) -> CampaignView:
+    """Pause, resume or cancel; asking for the state a campaign is already in is a no-op.
+
+    Cancelling commits the state first (workers then skip the campaign's jobs), then skips
+    its queued messages: in two steps, so the sweep never holds the campaign row while
+    waiting for a message a worker is claiming.
+    """
+    target, sources = CONTROL[action]
+    changed = await pool.fetchval(
+        """
+        UPDATE sms.campaigns SET state = $3
+        WHERE id = $1 AND ($2::text IS NULL OR user_id = $2) AND state = ANY($4::text[])
+            AND (state = 'paused' OR total > sent + failed + skipped)
+        RETURNING id
+        """,
+        campaign_id,
+        user_id,
+        target,
+        list(sources),
+    )
+    if changed is None:
+        view = await get_campaign(pool, campaign_id, user_id)  # NotFound if not theirs
+        current = {"queued": "running", "sending": "running"}.get(view.status, view.status)
+        if current == target or (action == "cancel" and view.status == "cancelled"):
+            return view
+        if view.status == "completed":
+            raise Conflict(f"campaign {campaign_id} is completed; nothing left to {action}")
+        raise Conflict(f"campaign {campaign_id} is {view.status}; it cannot be {_DONE[action]}")
+    if action == "cancel":
+        await pool.execute(
+            """
+            UPDATE sms.messages SET status = 'skipped', error = 'cancelled', updated_at = now()
+            WHERE id IN (
+                SELECT id FROM sms.messages WHERE campaign_id = $1 AND status = 'queued'
+                FOR UPDATE SKIP LOCKED
+            )
+            """,
+            campaign_id,
+        )
+    return await get_campaign(pool, campaign_id, user_id)
+
+
+async def campaign_messages(
+    pool: asyncpg.Pool,
+    campaign_id: uuid.UUID,
+    user_id: str,
+    status: str | None,
+    after: int,
+    limit: int,
+) -> tuple[list[CampaignMessage], int | None]:
+    """A page of a campaign's messages in recipient order, after position `after`.
+
+    Keyset on `seq`, which never changes: pages neither skip nor repeat a message while
+    the campaign is sending (with a status filter, a message may of course move in or
+    out of the filter between pages).
+    """
+    owner = await pool.fetchval("SELECT user_id FROM sms.campaigns WHERE id = $1", campaign_id)
+    if owner != user_id:
+        raise NotFound(f"no campaign {campaign_id}")
+    which = "AND status = $4" if status else "AND $4::text IS NULL"
+    rows = await pool.fetch(
+        f"""
+        SELECT id, seq, row, to_number, status, attempts, segments, error, provider_id,
+            updated_at
+        FROM sms.messages
+        WHERE campaign_id = $1 AND seq > $2 {which}
+        ORDER BY seq LIMIT $3
+        """,
+        campaign_id,
+        after,
+        limit + 1,
+        status,
+    )
+    items = [
+        CampaignMessage(
+            id=row["id"],
+            seq=row["seq"],
+            row=row["row"],
+            to=row["to_number"],
+            status=row["status"],
+            attempts=row["attempts"],
+            segments=row["segments"],
+            error=row["error"],
+            provider_id=row["provider_id"],
+            updated_at=row["updated_at"],
+        )
+        for row in rows[:limit]
+    ]
+    return items, (items[-1].seq if len(rows) > limit else None)
 
 
 async def record_inbound(
