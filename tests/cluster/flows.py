@@ -72,7 +72,7 @@ class WebhookLoad:
     gateway: str
     payments: list[str]
     rate: float
-    answers: list[tuple[float, int]] = field(default_factory=list)
+    answers: list[tuple[float, int, float]] = field(default_factory=list)  # at, status, took
     events: dict[str, str] = field(default_factory=dict)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +110,7 @@ class WebhookLoad:
             "payment_intent.succeeded", payment_id, amount=1500, currency="usd", event_id=event_id
         )
         while True:
+            sent_at = time.time()
             try:
                 answer = client.post(
                     "/v1/webhooks/stripe",
@@ -121,7 +122,7 @@ class WebhookLoad:
             except httpx.HTTPError:
                 status = 0  # no answer at all: counted apart, resent
             with self._lock:
-                self.answers.append((time.time(), status))
+                self.answers.append((sent_at, status, time.time() - sent_at))
             if status == 200:
                 self.events[payment_id] = event_id
                 return
@@ -131,14 +132,19 @@ class WebhookLoad:
 
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}
-        for _, status in self.answers:
+        for _, status, _ in self.answers:
             counts[status] = counts.get(status, 0) + 1
         return counts
 
     def unavailable_window(self) -> tuple[float, float] | None:
         """(first, last) time a webhook was answered 503 or not at all; None if never."""
-        bad = [at for at, status in self.answers if status in (0, 503)]
+        bad = [at + took for at, status, took in self.answers if status in (0, 503)]
         return (min(bad), max(bad)) if bad else None
+
+    def slowest_after(self, moment: float) -> float:
+        """The longest a webhook sent after `moment` waited for its answer (a publish
+        waits for its confirm, up to PUBLISH_TIMEOUT, while a queue elects a new leader)."""
+        return max((took for at, _, took in self.answers if at >= moment), default=0.0)
 
 
 def payments_applied_once(gateway: str, events: dict[str, str], timeout: float) -> None:

@@ -38,6 +38,7 @@ class Outcome:
     fault_at: float
     publisher_failover: float  # seconds from the fault to the last 503
     publisher_503s: int
+    slowest_answer: float  # the longest a webhook waited for its answer after the fault
     consumer_gap: float  # longest pause in provider deliveries around the fault
     duplicates: int  # provider calls repeated with a known Idempotency-Key
 
@@ -88,6 +89,7 @@ def run_with_fault(
         fault_at=fault_at,
         publisher_failover=round(window[1] - fault_at, 1) if window else 0.0,
         publisher_503s=statuses.get(503, 0),
+        slowest_answer=round(load.slowest_after(fault_at - 5), 1),
         consumer_gap=round(longest_gap(timeline, after=fault_at), 1),
         duplicates=after["duplicates"] - before["duplicates"],
     )

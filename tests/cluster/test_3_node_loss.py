@@ -58,6 +58,7 @@ def test_killed_leader_loses_no_job_and_rejoins_with_every_queue_whole(
             "kill_victim": f"{victim} (led {', '.join(BUSIEST)}; {TIER} led by {tier_leader})",
             "kill_publisher_failover_s": outcome.publisher_failover,
             "kill_publisher_503_answers": outcome.publisher_503s,
+            "kill_publisher_slowest_answer_s": outcome.slowest_answer,
             "kill_consumer_gap_s": outcome.consumer_gap,
             "kill_provider_duplicate_calls": outcome.duplicates,
             "kill_rejoin_s": round(time.time() - restarted, 1),

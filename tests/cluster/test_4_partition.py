@@ -57,6 +57,7 @@ def test_partitioned_node_clients_move_to_the_majority_and_nothing_is_lost(
             "partition_clients_moved_within_s": round(moved_after, 1),
             "partition_publisher_failover_s": outcome.publisher_failover,
             "partition_publisher_503_answers": outcome.publisher_503s,
+            "partition_publisher_slowest_answer_s": outcome.slowest_answer,
             "partition_consumer_gap_s": outcome.consumer_gap,
             "partition_provider_duplicate_calls": outcome.duplicates,
             "partition_whole_again_after_heal_s": round(time.time() - times["healed"], 1),

@@ -19,7 +19,11 @@ import httpx
 
 from tests.support.compose import HOST_PORTS, ROOT, ComposeError, ComposeStack
 
-SINGLE_FILES = (ROOT / "docker-compose.yml", ROOT / "tests" / "compose" / "docker-compose.test.yml")
+SINGLE_FILES = (
+    ROOT / "docker-compose.yml",
+    ROOT / "tests" / "compose" / "docker-compose.test.yml",
+    ROOT / "tests" / "cluster" / "docker-compose.test.yml",
+)
 CLUSTER_FILES = (
     ROOT / "docker-compose.yml",
     ROOT / "docker-compose.cluster.yml",
