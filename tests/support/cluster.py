@@ -76,9 +76,16 @@ class ClusterStack(ComposeStack):
         self._containers = {}
 
     def down(self, volumes: bool = True) -> None:
-        # The cluster files name every volume of both set-ups; `down -v` removes them all.
         self.files, self.clustered = CLUSTER_FILES, True
         super().down(volumes)
+        if volumes:
+            # `down -v` removes the volumes the services use; the single node's own
+            # (rabbitmq-data, replaced on the cluster) is the project's too.
+            left = self.docker_cmd(
+                "volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.project}"
+            )
+            for volume in left.split():
+                self.docker_cmd("volume", "rm", volume)
 
     # ------------------------------------------------------------------ nodes
 
