@@ -10,6 +10,7 @@ from tests.support import eventually
 from tests.support.cluster import NODES, ClusterStack, node_name
 
 CAMPAIGN = 10_000
+WARM_UP = 2_000
 
 
 def test_three_nodes_form_one_cluster(cluster: ClusterStack) -> None:
@@ -33,6 +34,8 @@ def test_every_quorum_queue_has_three_members_and_tiers_dead_letter_at_least_onc
 
 
 def test_campaign_throughput_on_three_nodes(cluster: ClusterStack) -> None:
+    # Untimed first: both figures are taken on warm processes and a warm Postgres.
+    timed_campaign(cluster.gateway, WARM_UP, 510_000, "warm-up")
     before, began = cluster.fake_sms_stats(), time.time()
     final, seconds = timed_campaign(cluster.gateway, CAMPAIGN, 520_000, "three-nodes")
     assert final["sent"] == CAMPAIGN and final["failed"] == 0, final
