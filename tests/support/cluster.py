@@ -154,10 +154,12 @@ class ClusterStack(ComposeStack):
         ]
 
     def kill(self, service: str) -> float:
-        """`docker kill` a node (SIGKILL; its restart policy leaves it down); returns when."""
+        """`docker kill` a node (SIGKILL; its restart policy leaves it down); returns when
+        the kill was ordered (it strikes while the command runs)."""
         self.unreachable.add(service)
+        ordered = time.time()
         self.docker_cmd("kill", self.container(service))
-        return time.time()
+        return ordered
 
     def start(self, service: str) -> None:
         self.docker_cmd("start", self.container(service), timeout=120)
@@ -169,15 +171,17 @@ class ClusterStack(ComposeStack):
         return f"{self.project}_default"
 
     def partition(self, service: str) -> float:
-        """Cut a node off the stack's network (`docker network disconnect`); returns when."""
+        """Cut a node off the stack's network (`docker network disconnect`); returns when
+        the cut was ordered."""
         networks = json.loads(
             self.inspect(self.container(service), "{{json .NetworkSettings.Networks}}")
         )
         aliases = set(networks[self.network].get("Aliases") or []) | {service}
         self._aliases[service] = sorted(aliases)
         self.unreachable.add(service)
+        ordered = time.time()
         self.docker_cmd("network", "disconnect", self.network, self.container(service))
-        return time.time()
+        return ordered
 
     def heal(self, service: str) -> None:
         """Reconnect a cut-off node under its former names (its peers find it by name)."""
