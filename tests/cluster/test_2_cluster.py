@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from tests.cluster.flows import FIGURES, steady_rate, timed_campaign
@@ -10,6 +11,7 @@ from tests.support import eventually
 from tests.support.cluster import NODES, ClusterStack, node_name
 
 CAMPAIGN = 10_000
+COOKIE_FILE = "/var/lib/rabbitmq/.erlang.cookie"
 WARM_UP = 2_000
 
 
@@ -18,6 +20,11 @@ def test_three_nodes_form_one_cluster(cluster: ClusterStack) -> None:
     assert nodes == {node_name(s) for s in NODES}
     assert cluster.running_nodes() == nodes
     assert cluster.ready()
+    # Joined through the cookie the profile gives (not one an image happens to carry).
+    cookie = os.environ.get("RABBITMQ_ERLANG_COOKIE", "relay-cluster-development-cookie")
+    for service in NODES:
+        container = cluster.container(service)
+        assert cluster.docker_cmd("exec", container, "cat", COOKIE_FILE) == cookie, service
 
 
 def test_every_quorum_queue_has_three_members_and_tiers_dead_letter_at_least_once(
