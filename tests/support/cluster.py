@@ -69,8 +69,13 @@ class ClusterStack(ComposeStack):
         self.up()
 
     def up_cluster(self) -> None:
-        """The same project on three nodes: the broker is recreated as node 1, nodes 2 and
-        3 join it, every process restarts with RABBITMQ_URLS (Postgres and Redis stay)."""
+        """The same project on three nodes: the processes stop, the broker is recreated as
+        node 1, nodes 2 and 3 join it, the processes start again with RABBITMQ_URLS
+        (Postgres and Redis stay)."""
+        if not self.clustered and self.container_ids("gateway"):
+            # As docs/scaling.md says: the single node's processes must not reach the new
+            # node 1 before its peers joined (they would declare one-member queues).
+            self.compose("stop", *APP_SERVICES, timeout=180)
         self.files, self.clustered = CLUSTER_FILES, True
         self.up(extra=("--remove-orphans",))
         self._containers = {}
