@@ -8,7 +8,7 @@ PY := .venv/bin/python
 TEST_WORKERS ?= 3
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers
+	local-images test-compose test-containers test-cluster
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -41,6 +41,9 @@ local-images: ## relay-local/* stand-ins for the official images, from Debian pa
 
 test-compose: install ## the real docker-compose stack: built, scaled, crashed, restarted
 	bash infra/test-compose.sh $(PYTEST_ARGS)
+
+test-cluster: install ## the stack on a three-node RabbitMQ cluster: a node killed, a node cut off
+	bash infra/test-cluster.sh $(PYTEST_ARGS)
 
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)

@@ -121,6 +121,21 @@ class FakeProvider:
             found = self.state.deliveries.get(scope["path"].rsplit("/", 1)[1])
             await _answer(send, 200, {"at": found.at if found else None})
             return
+        if scope["method"] == "GET" and scope["path"] == "/timeline":
+            # When each delivery arrived, in order, from `?since=<epoch seconds>` on: the
+            # tests measure sending rates and gaps (a broker failover) from it.
+            query = urllib.parse.parse_qs(scope.get("query_string", b"").decode())
+            since = float(query.get("since", ["0"])[0])
+            times = sorted(d.at for d in list(self.state.deliveries.values()) if d.at >= since)
+            await _answer(send, 200, {"at": times})
+            return
+        if scope["method"] == "POST" and scope["path"] == "/steer/fail-number":
+            # Steering from outside the container: `{"number", "statuses"}` answers the
+            # next requests for that number with these statuses (fail_number).
+            order = json.loads(body or b"{}")
+            self.fail_number(order["number"], *order["statuses"])
+            await _answer(send, 200, {"number": order["number"]})
+            return
         status, payload = await self.handle(scope, body)
         await _answer(send, status, payload)
 
@@ -130,6 +145,8 @@ class FakeProvider:
             "calls": state.call_count,
             "deliveries": len(state.deliveries),
             "duplicates": state.duplicates,
+            # Scripted failures not answered yet (fail_number, /steer/fail-number).
+            "scripted_pending": sum(len(statuses) for statuses in state.flaky.values()),
             "first_at": state.first_at,
             "last_at": state.last_at,
             "delivered_at": {key: d.at for key, d in state.deliveries.items()}

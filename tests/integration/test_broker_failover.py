@@ -172,5 +172,33 @@ async def test_quorum_size_is_declared_and_an_existing_queue_is_used_as_it_is(
         await connection.close()
 
 
+async def test_a_tier_made_before_at_least_once_dead_lettering_is_used_as_it_is(
+    env: dict[str, Any], services: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A broker that already holds a tier declared by an older version (at-most-once
+    # dead-lettering, no overflow argument) refuses the new arguments; start-up goes on.
+    settings = RuntimeSettings(rabbitmq_url=env["RABBITMQ_URL"])
+    tier = QUEUE.tiers(settings.job_retry_delays)[0]
+    older = {k: v for k, v in tier.arguments("quorum").items()
+             if k not in ("x-dead-letter-strategy", "x-overflow")}  # fmt: skip
+    connection = await broker.connect(settings.broker_urls, "relay-test")
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(tier.name, durable=True, arguments=older)
+        await channel.close()
+        with caplog.at_level(logging.WARNING):
+            await declare(connection, [QUEUE], settings)
+        assert "queue exists with other arguments" in caplog.text
+        vhost = env["RABBITMQ_URL"].rsplit("/", 1)[1]
+        async with httpx.AsyncClient(base_url=services.management, timeout=10) as api:
+            kept = (await api.get(f"/api/queues/{vhost}/{tier.name}")).json()["arguments"]
+            assert "x-dead-letter-strategy" not in kept
+            other = QUEUE.tiers(settings.job_retry_delays)[1].name
+            made = (await api.get(f"/api/queues/{vhost}/{other}")).json()["arguments"]
+            assert made["x-dead-letter-strategy"] == "at-least-once"
+    finally:
+        await connection.close()
+
+
 async def _done(value: bool) -> bool:
     return value

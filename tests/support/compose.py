@@ -52,9 +52,13 @@ class ComposeError(AssertionError):
 
 
 class ComposeStack:
+    files: tuple[Path, ...] = FILES
+    host_ports: tuple[str, ...] = HOST_PORTS
+    profiles: tuple[str, ...] = ("observability",)
+
     def __init__(self, name: str | None = None) -> None:
         self.project = name or f"relay-ct-{uuid.uuid4().hex[:8]}"
-        self.ports = {var: free_port() for var in HOST_PORTS}
+        self.ports = {var: free_port() for var in self.host_ports}
         self.env = {**os.environ, **{var: str(port) for var, port in self.ports.items()}}
         docker = shutil.which("docker")
         if docker is None:
@@ -65,7 +69,7 @@ class ComposeStack:
 
     def compose(self, *args: str, timeout: float = 120, check: bool = True) -> str:
         """`docker compose -p <project> -f ... <args>`; its output, or ComposeError."""
-        files = [arg for path in FILES for arg in ("-f", str(path))]
+        files = [arg for path in self.files for arg in ("-f", str(path))]
         command = [self.docker, "compose", "-p", self.project, *files, *args]
         try:
             done = subprocess.run(
@@ -101,10 +105,10 @@ class ComposeStack:
         )
 
     def down(self, volumes: bool = True) -> None:
-        # With the profile on: `down` leaves a profile's services (Prometheus) running else.
+        # With the profiles on: `down` leaves a profile's services (Prometheus) running else.
+        profiles = [arg for profile in self.profiles for arg in ("--profile", profile)]
         self.compose(
-            "--profile", "observability", "down", "--timeout", "20",
-            *(("-v",) if volumes else ()), timeout=300,
+            *profiles, "down", "--timeout", "20", *(("-v",) if volumes else ()), timeout=300,
         )  # fmt: skip
 
     def save_logs(self, label: str) -> Path:

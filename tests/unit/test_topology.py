@@ -33,6 +33,25 @@ def test_tier_dead_letters_back_to_its_work_queue() -> None:
     assert arguments["x-dead-letter-routing-key"] == "sms.send"
 
 
+def test_quorum_tiers_dead_letter_at_least_once() -> None:
+    # Quorum queues dead-letter at most once by default: a job leaving its tier while the
+    # tier's leader fails over could be dropped. At-least-once needs reject-publish.
+    arguments = RetryTier("sms.send", 10).arguments("quorum", quorum_size=3)
+    assert arguments["x-dead-letter-strategy"] == "at-least-once"
+    assert arguments["x-overflow"] == "reject-publish"
+    assert arguments["x-quorum-initial-group-size"] == 3
+    classic = RetryTier("sms.send", 10).arguments("classic")
+    assert "x-dead-letter-strategy" not in classic and "x-overflow" not in classic
+
+
+def test_only_tiers_dead_letter() -> None:
+    # Work and parked queues keep no dead-letter arguments: a dead job goes to the
+    # failed-job store, never through a dead-letter exchange.
+    for queue in topology.all_queues():
+        for arguments in (queue.arguments("quorum"), queue.parked.arguments("quorum")):
+            assert not any(key.startswith("x-dead-letter") for key in arguments)
+
+
 def test_delay_names_are_stable_for_fractions() -> None:
     assert format_delay(0.2) == "0.2s"
     assert format_delay(10.0) == "10s"

@@ -243,6 +243,14 @@ class Publisher:
                     )
             except (DeliveryError, PublishError) as error:
                 raise BrokerUnavailable(f"RabbitMQ refused the message: {error!r}") from error
+            except asyncio.CancelledError as error:
+                # aiormq cancels the confirms still awaited on a connection that closes (a
+                # node lost, or another publish that timed out discarded it): broker
+                # trouble for this publish, unless this task itself is being cancelled.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                raise BrokerUnavailable("RabbitMQ connection closed before the confirm") from error
             except _BROKER_ERRORS as error:
                 if isinstance(error, asyncio.TimeoutError | RuntimeError):
                     # The connection may be wedged mid-reconnect, or dropped; start afresh.

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Iterable
 
 from aio_pika.abc import AbstractChannel
+from aio_pika.exceptions import ChannelPreconditionFailed
 
 from .envelope import Envelope
 from .errors import BrokerUnavailable
@@ -24,7 +25,7 @@ from .failed_jobs import FailedJobStore
 from .parking import PARKED_ERROR, PARKED_REASON, PARKED_TRACE
 from .publisher import Publisher
 from .safe_text import decoded
-from .topology import Queue, QueueType, all_queues
+from .topology import Queue, all_queues
 
 log = logging.getLogger("relay.jobs")
 
@@ -43,13 +44,16 @@ async def drain_parked(
             await store.pool.fetchval("SELECT 1")
     except Exception:
         return 0  # the store is not back yet: nothing is touched
-    queue_type = publisher.settings.rabbitmq_queue_type
     try:
-        async with publisher.channel() as channel:
-            moved = 0
-            for queue in all_queues() if queues is None else queues:
-                moved += await _drain_one(store, channel, queue, queue_type)
-            return moved
+        moved = 0
+        for queue in all_queues() if queues is None else queues:
+            # A channel per queue: a refused declare (a parked queue made under other
+            # arguments) closes the channel it ran on.
+            async with publisher.channel() as channel:
+                parked = await _declare_parked(publisher, channel, queue)
+            async with publisher.channel() as channel:
+                moved += await _drain_one(store, channel, queue, parked)
+        return moved
     except (TimeoutError, BrokerUnavailable, OSError) as trouble:
         log.debug("parked queues not drained", extra={"error": repr(trouble)})
         return 0
@@ -58,15 +62,23 @@ async def drain_parked(
         return 0
 
 
+async def _declare_parked(publisher: Publisher, channel: AbstractChannel, work: Queue) -> str:
+    """Declare `work`'s parked queue as the publisher declares it (a process that never
+    declared it drains nothing instead of losing its channel to a 404); one that exists
+    under other arguments (another RABBITMQ_QUORUM_SIZE, an older version) is used as it is."""
+    settings = publisher.settings
+    spec = work.parked
+    arguments = spec.arguments(settings.rabbitmq_queue_type, settings.rabbitmq_quorum_size)
+    with contextlib.suppress(ChannelPreconditionFailed):
+        await channel.declare_queue(spec.name, durable=True, arguments=arguments)
+    return spec.name
+
+
 async def _drain_one(
-    store: FailedJobStore, channel: AbstractChannel, work: Queue, queue_type: QueueType
+    store: FailedJobStore, channel: AbstractChannel, work: Queue, name: str
 ) -> int:
-    # Declared, not looked up: a process that never declared this queue drains nothing
-    # instead of losing its channel to a 404.
-    spec, queue = work.parked, work.name
-    parked = await channel.declare_queue(
-        spec.name, durable=True, arguments=spec.arguments(queue_type)
-    )
+    queue = work.name
+    parked = await channel.get_queue(name, ensure=False)
     moved = 0
     while moved < DRAIN_LIMIT:
         message = await parked.get(no_ack=False, fail=False)
