@@ -9,24 +9,4 @@
 # 3. tests/compose/: `docker compose up --build --wait` on free 127.0.0.1 ports under a
 #    unique project name, the scenarios, then `down -v` (logs kept under tests/artifacts/
 #    when anything failed).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
-started=$SECONDS
-log() { echo "test-compose: $* ($((SECONDS - started)) s)" >&2; }
-
-bash infra/ensure-docker.sh
-# shellcheck source=choose-images.sh
-. infra/choose-images.sh
-choose_images
-log "images ready"
-
-status=0
-RELAY_TEST_COMPOSE=1 .venv/bin/python -m pytest -p no:cacheprovider -o addopts="" \
-    --timeout 1500 -v tests/compose "$@" || status=$?
-log "done, pytest exit $status"
-if [ "$status" -eq 5 ]; then
-    echo "test-compose: no test ran" >&2
-    exit 1
-fi
-exit "$status"
+exec bash "$(dirname "$0")/docker-suite.sh" compose "$@"
