@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from common.request_body import NonBlankText, RequestBody, Text
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
-from pydantic.json_schema import JsonDict
 
 from ..contracts import RECEIPT_STATUSES, segment
 from ..numbers import to_e164
@@ -19,7 +18,7 @@ Scalar = str | int | float | None
 # A phone number is whatever libphonenumber calls valid, which no pattern can say: the
 # document names the format and shows the E.164 shape; national numbers (read in
 # SMS_DEFAULT_REGION) are accepted too, as the descriptions say.
-PHONE: JsonDict = {
+PHONE: dict[str, Any] = {
     "format": "phone",
     "pattern": r"^\+[1-9][0-9]{6,14}$",
     "examples": ["+14155552671"],
