@@ -14,7 +14,7 @@ from typing import Annotated, Final
 
 from common.envelope import Job
 from common.schedule import PeriodicJob
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 # The queues are part of the contract: other domains publish to them from here.
 from .topology import (
@@ -66,17 +66,24 @@ DEFAULT_MATCH_DEADLINE_MINUTES: Final = 1440
 
 # Deliberately loose (one @, no spaces, a dotted or local domain): the SMTP server is
 # the authority on whether a mailbox exists; this only keeps obvious garbage out.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Spaces are the ASCII ones, spelt out: `\s` means more in Python than in the JSON Schema
+# (ECMA) pattern below, and the two must agree on what an address is.
+_SPACES = " \t\n\r\f\v"
+_EMAIL = re.compile(rf"^[^@{_SPACES}]+@[^@{_SPACES}]+$")
 
 
 def _email(value: str) -> str:
-    value = value.strip()
+    value = value.strip(_SPACES)
     if not _EMAIL.match(value) or len(value) > 254:
         raise ValueError("not an e-mail address (expected name@domain)")
     return value
 
 
-EmailAddress = Annotated[str, AfterValidator(_email)]
+# The same rule as a pattern, so an API's schema documents it (what `_email` accepts once
+# stripped; no NUL, which the gateway refuses in any JSON body).
+EMAIL_PATTERN: Final = r"^[ \t\n\r\f\v]*[^@ \t\n\r\f\v\x00]+@[^@ \t\n\r\f\v\x00]+[ \t\n\r\f\v]*$"
+
+EmailAddress = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN), AfterValidator(_email)]
 
 
 class TournamentStatus(StrEnum):

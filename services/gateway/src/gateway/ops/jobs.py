@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from common.lifecycle import JobRecord, LifecycleStore, MonitoredTag
+from common.request_body import RequestBody
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..deps import Settings
 from .admin_actions import record_admin_action, request_origin
@@ -18,8 +19,11 @@ router = APIRouter()
 _TAG = re.compile(r"^[\w.-]+:\S+$")
 
 
-class TagToMonitor(BaseModel):
-    tag: str = Field(max_length=200, examples=["campaign:4f0c…", "user:42"])
+class TagToMonitor(RequestBody):
+    # `name:value` around optional spaces: exactly what the check below accepts.
+    tag: str = Field(
+        max_length=200, pattern=r"^\s*[\w.-]+:\S+\s*$", examples=["campaign:4f0c…", "user:42"]
+    )
 
     @field_validator("tag")
     @classmethod

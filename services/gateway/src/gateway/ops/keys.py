@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
+from common.request_body import RequestBody
 from common.runtime import Runtime
 from common.web import AdminUser, RuntimeDep, Scope
 from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..auth.keys import DEFAULT_OVERLAP, CreatedKey, KeyRecord, KeyStore
 from .admin_actions import record_admin_action, request_origin
@@ -24,7 +25,15 @@ KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-
 _MAX_SECONDS = 10 * 366 * 86400
 
 
-class NewKey(BaseModel):
+class NewKey(RequestBody):
+    # The rule of the validator below, for the document: a user key (the default scope)
+    # names its user.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"scope": {"const": "user"}}},
+            "then": {"required": ["user"], "properties": {"user": {"type": "string"}}},
+        }
+    )
     scope: Scope = "user"
     user: str | None = Field(
         None,
@@ -43,7 +52,7 @@ class NewKey(BaseModel):
         return self
 
 
-class Rotation(BaseModel):
+class Rotation(RequestBody):
     overlap: int = Field(
         DEFAULT_OVERLAP,
         ge=0,

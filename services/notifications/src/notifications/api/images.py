@@ -96,11 +96,12 @@ _UPLOAD_DOC: dict[int | str, dict[str, Any]] = {
                         "required": ["file"],
                         "properties": {
                             "file": {"type": "string", "format": "binary"},
-                            "width": {"type": "integer", "default": IMAGE_DEFAULT_WIDTH},
-                            "height": {"type": "integer", "default": IMAGE_DEFAULT_HEIGHT},
-                            "quality": {"type": "integer", "default": IMAGE_DEFAULT_QUALITY},
+                            # The form fields' bounds, from the model that checks them.
+                            **ImageOptions.model_json_schema()["properties"],
                         },
-                    }
+                    },
+                    # What sniff_image_format recognises (the bytes decide, not this header).
+                    "encoding": {"file": {"contentType": "image/jpeg, image/png, image/webp"}},
                 }
             },
         }

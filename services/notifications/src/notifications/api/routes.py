@@ -17,6 +17,7 @@ from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
 from common.live import EventHub
 from common.publisher import Publisher
+from common.request_body import RequestBody, Text
 from common.web import CurrentUser, Db, PublisherDep, refuse_unless_acting_for
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -67,10 +68,10 @@ router = APIRouter(tags=["notifications"], lifespan=live_events)
 router.include_router(images.router)
 
 
-class NewNotification(BaseModel):
-    user_id: str = Field(min_length=1, max_length=200)
-    title: str = Field(min_length=1, max_length=200)
-    message: str = Field(min_length=1, max_length=5000)
+class NewNotification(RequestBody):
+    user_id: Text = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
+    message: Text = Field(min_length=1, max_length=5000)
     type: NotificationType = NotificationType.info
     priority: Priority = Priority.normal
 

@@ -16,11 +16,12 @@ from typing import Annotated, Any
 import asyncpg
 from common.envelope import Envelope, Job
 from common.errors import BrokerUnavailable, NotFound
+from common.request_body import RequestBody, Text
 from common.runtime import Runtime
 from common.web import CurrentUser, RuntimeDep
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from ..contracts import (
     ProcessMonetbilCallback,
@@ -39,11 +40,21 @@ log = logging.getLogger("relay.payments.webhooks")
 router = APIRouter(tags=["payments"])
 
 
-class CreatePayment(BaseModel):
-    amount: int = Field(gt=0, le=10**15, strict=True, description="in minor units")
+def _integral(value: object) -> object:
+    """`245278.0` is the integer 245278, as JSON Schema's `integer` says (some JSON encoders
+    write every number with a point); `245278.5` and `"245278"` stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class CreatePayment(RequestBody):
+    amount: Annotated[int, BeforeValidator(_integral)] = Field(
+        gt=0, le=10**15, strict=True, description="in minor units"
+    )
     currency: str = Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217, e.g. USD, XAF")
     provider: Provider
-    reference: str = Field(min_length=1, max_length=200)
+    reference: Text = Field(min_length=1, max_length=200)
 
     @field_validator("currency")
     @classmethod

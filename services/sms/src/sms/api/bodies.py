@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from common.request_body import NonBlankText, RequestBody, Text
+from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
 from ..contracts import RECEIPT_STATUSES, segment
 from ..numbers import to_e164
 from .settings import sms_settings
 
 Scalar = str | int | float | None
+
+# A phone number is whatever libphonenumber calls valid, which no pattern can say: the
+# document names the format and shows the E.164 shape; national numbers (read in
+# SMS_DEFAULT_REGION) are accepted too, as the descriptions say.
+PHONE: dict[str, Any] = {
+    "format": "phone",
+    "pattern": r"^\+[1-9][0-9]{6,14}$",
+    "examples": ["+14155552671"],
+}
 
 
 def check_message(message: str) -> str:
@@ -25,10 +35,16 @@ def check_message(message: str) -> str:
     return message
 
 
-class SmsRequest(BaseModel):
-    to: str = Field(description="Recipient; normalised to E.164 (without +: SMS_DEFAULT_REGION)")
-    message: str
-    sender: str | None = Field(default=None, min_length=1, max_length=15)
+ReceiptStatus = Literal["sent", "delivered", "failed", "undelivered"]
+
+
+class SmsRequest(RequestBody):
+    to: NonBlankText = Field(
+        description="Recipient; normalised to E.164 (without +: SMS_DEFAULT_REGION)",
+        json_schema_extra=PHONE,
+    )
+    message: NonBlankText = Field(description="At most SMS_MAX_SEGMENTS (10) segments")
+    sender: Text | None = Field(default=None, min_length=1, max_length=15)
 
     @field_validator("to")
     @classmethod
@@ -63,12 +79,28 @@ class SmsView(BaseModel):
     message: str
 
 
-class CampaignRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    message: str = Field(description="Template; #name #pledge #paid_amount #balance #days_remain")
-    sender: str | None = Field(default=None, min_length=1, max_length=15)
+class RecipientRow(RequestBody):
+    """How a recipient row is documented. Rows are validated one by one as `Recipient` (a
+    bad row is reported in `rejected`), so the body's own schema cannot refuse them."""
+
+    phone: NonBlankText = Field(json_schema_extra=PHONE)
+    name: Text | int | float | None = None
+    pledge: Text | int | float | None = None
+    paid_amount: Text | int | float | None = None
+    balance: Text | int | float | None = None
+    days_remain: Text | int | float | None = None
+
+
+class CampaignRequest(RequestBody):
+    name: Text = Field(min_length=1, max_length=200)
+    message: NonBlankText = Field(
+        description="Template; #name #pledge #paid_amount #balance #days_remain"
+    )
+    sender: Text | None = Field(default=None, min_length=1, max_length=15)
     # Rows are checked one by one: a bad row is reported in `rejected`, not fatal.
-    recipients: list[Any] = Field(min_length=1)
+    recipients: list[Annotated[Any, WithJsonSchema(RecipientRow.model_json_schema())]] = Field(
+        min_length=1
+    )
 
     @field_validator("message")
     @classmethod
@@ -82,9 +114,11 @@ class CampaignOptions(BaseModel):
     """A campaign's settings when its recipients come as a file (CSV query parameters or
     multipart form fields)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    message: str = Field(description="Template; #name #pledge #paid_amount #balance #days_remain")
-    sender: str | None = Field(default=None, min_length=1, max_length=15)
+    name: Text = Field(min_length=1, max_length=200)
+    message: NonBlankText = Field(
+        description="Template; #name #pledge #paid_amount #balance #days_remain"
+    )
+    sender: Text | None = Field(default=None, min_length=1, max_length=15)
 
     @field_validator("message")
     @classmethod
@@ -150,9 +184,9 @@ class CampaignMessages(BaseModel):
     )
 
 
-class InboundRequest(BaseModel):
-    from_: str = Field(alias="from")
-    body: str = Field(max_length=2000)
+class InboundRequest(RequestBody):
+    from_: NonBlankText = Field(alias="from", json_schema_extra=PHONE)
+    body: Text = Field(max_length=2000)
 
     @field_validator("from_")
     @classmethod
@@ -167,13 +201,17 @@ class InboundRecorded(BaseModel):
     opted_out: bool | None = Field(description="True after STOP…, False after START…, else null")
 
 
-class ReceiptRequest(BaseModel):
-    provider_id: str = Field(min_length=1, max_length=200)
-    status: str
+class ReceiptRequest(RequestBody):
+    provider_id: Text = Field(min_length=1, max_length=200)
+    # Providers differ in case and spacing ("Delivered", " sent"); the document lists the
+    # lower-case names and the check below still accepts their variants.
+    status: ReceiptStatus
 
-    @field_validator("status")
+    @field_validator("status", mode="before")
     @classmethod
-    def known(cls, value: str) -> str:
+    def known(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
         status = value.strip().lower()
         if status not in RECEIPT_STATUSES:
             raise ValueError(f"unknown status {value!r}; one of {', '.join(RECEIPT_STATUSES)}")

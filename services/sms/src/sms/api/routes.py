@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from common.envelope import Envelope
+from common.request_body import NO_NUL, NOT_BLANK
 from common.runtime import Runtime
 from common.web import CurrentUser, Db, RuntimeDep
 from fastapi import APIRouter, Query, Request
@@ -122,7 +123,8 @@ _CAMPAIGN_BODIES: dict[str, Any] = {
                                  "description": "The CSV file, as for text/csv"},
                         **CampaignOptions.model_json_schema()["properties"],
                     },
-                }
+                },
+                "encoding": {"file": {"contentType": "text/csv"}},
             },
         },
     }
@@ -148,14 +150,23 @@ async def create_campaign(
     runtime: RuntimeDep,
     name: Annotated[
         str | None,
-        Query(min_length=1, max_length=200, description="text/csv only: the campaign's name"),
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=NO_NUL,
+            description="text/csv only: the campaign's name",
+        ),
     ] = None,
     message: Annotated[
         str | None,
-        Query(description="text/csv only: the template (#name #pledge #paid_amount ...)"),
+        Query(
+            pattern=NOT_BLANK,
+            description="text/csv only: the template (#name #pledge #paid_amount ...)",
+        ),
     ] = None,
     sender: Annotated[
-        str | None, Query(min_length=1, max_length=15, description="text/csv only: sender id")
+        str | None,
+        Query(min_length=1, max_length=15, pattern=NO_NUL, description="text/csv only: sender id"),
     ] = None,
 ) -> CampaignQueued | JSONResponse:
     """Store every recipient's personalised message, then queue the campaign's release.

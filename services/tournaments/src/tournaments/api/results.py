@@ -12,20 +12,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from common.request_body import RequestBody
 from common.web import CurrentUser, Db
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from . import decisions
 
 router = APIRouter(tags=["tournaments"])
 
 
-class MatchResult(BaseModel):
+class MatchResult(RequestBody):
     winner: uuid.UUID
 
 
-class MatchReport(BaseModel):
+class MatchReport(RequestBody):
     player: uuid.UUID  # the reporting player: one of the caller's own
     winner: uuid.UUID
 

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
+from common.request_body import RequestBody, Text
 from common.runtime import Runtime
 from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep, client_address
 from fastapi import APIRouter, Header, HTTPException, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 from redis.exceptions import RedisError
 
 from ..contracts import (
@@ -37,21 +38,21 @@ from .settings import tournament_settings
 router = APIRouter(tags=["tournaments"])
 
 
-class NewTournament(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class NewTournament(RequestBody):
+    name: Text = Field(min_length=1, max_length=200)
     capacity: int = Field(ge=MIN_CAPACITY, le=MAX_CAPACITY)
     starts_at: AwareDatetime | None = None
     match_deadline_minutes: int = Field(default=DEFAULT_MATCH_DEADLINE_MINUTES, ge=1, le=525_600)
 
 
-class NewPlayer(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailAddress
+class NewPlayer(RequestBody):
+    name: Text = Field(min_length=1, max_length=200)
+    email: EmailAddress = Field(max_length=254)
 
 
-class BulkEmail(BaseModel):
-    subject: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=100_000)
+class BulkEmail(RequestBody):
+    subject: Text = Field(min_length=1, max_length=300)
+    body: Text = Field(min_length=1, max_length=100_000)
 
 
 @router.post("/v1/tournaments", status_code=201)

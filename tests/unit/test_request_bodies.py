@@ -1,0 +1,56 @@
+"""Request bodies accept what their documented schema allows, and refuse the rest with a
+validation error (a 422 at the gateway), never anything else."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from gateway.ops.keys import NewKey
+from hypothesis import given
+from hypothesis import strategies as st
+from payments.api.routes import CreatePayment
+from pydantic import ValidationError
+from tournaments.api.routes import NewPlayer
+from tournaments.contracts import EMAIL_PATTERN
+
+
+def payment(amount: object) -> dict[str, object]:
+    return {"amount": amount, "currency": "XAF", "provider": "stripe", "reference": "r"}
+
+
+def test_an_integral_float_amount_is_the_integer_it_names() -> None:
+    assert CreatePayment.model_validate(payment(245278.0)).amount == 245278
+
+
+@pytest.mark.parametrize("amount", [245278.5, "245278", True, 0.0])
+def test_an_amount_that_is_not_a_positive_integer_is_refused(amount: object) -> None:
+    with pytest.raises(ValidationError):
+        CreatePayment.model_validate(payment(amount))
+
+
+def test_an_unknown_field_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError) as error:
+        CreatePayment.model_validate({**payment(100), "amout": 100})
+    assert error.value.errors()[0]["loc"] == ("amout",)
+
+
+def test_a_user_key_without_its_user_is_refused_as_documented() -> None:
+    schema = NewKey.model_json_schema()
+    assert schema["then"]["required"] == ["user"]
+    with pytest.raises(ValidationError):
+        NewKey.model_validate({"scope": "user", "user": None})
+
+
+@given(st.text(max_size=40) | st.from_regex(EMAIL_PATTERN, fullmatch=True))
+def test_a_player_email_is_accepted_exactly_when_the_documented_pattern_allows_it(
+    email: str,
+) -> None:
+    documented = re.fullmatch(EMAIL_PATTERN, email) is not None and len(email) <= 254
+    try:
+        NewPlayer.model_validate({"name": "n", "email": email})
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == documented
