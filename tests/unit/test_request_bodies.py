@@ -54,3 +54,12 @@ def test_a_player_email_is_accepted_exactly_when_the_documented_pattern_allows_i
     else:
         accepted = True
     assert accepted == documented
+
+
+def test_provider_callbacks_ignore_the_fields_providers_add() -> None:
+    from sms.api.bodies import ReceiptRequest
+
+    receipt = ReceiptRequest.model_validate(
+        {"provider_id": "p-1", "status": " Delivered", "network": "MTN", "error_code": 0}
+    )
+    assert (receipt.provider_id, receipt.status) == ("p-1", "delivered")

@@ -28,3 +28,10 @@ class RequestBody(BaseModel):
     """A JSON request body: unknown fields are refused with a 422 naming them."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class CallbackBody(BaseModel):
+    """A body a provider posts to us (delivery receipts, inbound messages): providers add
+    fields of their own (timestamps, network codes), so unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")

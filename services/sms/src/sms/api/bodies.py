@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from common.request_body import NonBlankText, RequestBody, Text
+from common.request_body import CallbackBody, NonBlankText, RequestBody, Text
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
 from ..contracts import RECEIPT_STATUSES, segment
@@ -184,7 +184,7 @@ class CampaignMessages(BaseModel):
     )
 
 
-class InboundRequest(RequestBody):
+class InboundRequest(CallbackBody):
     from_: NonBlankText = Field(alias="from", json_schema_extra=PHONE)
     body: Text = Field(max_length=2000)
 
@@ -201,7 +201,7 @@ class InboundRecorded(BaseModel):
     opted_out: bool | None = Field(description="True after STOP…, False after START…, else null")
 
 
-class ReceiptRequest(RequestBody):
+class ReceiptRequest(CallbackBody):
     provider_id: Text = Field(min_length=1, max_length=200)
     # Providers differ in case and spacing ("Delivered", " sent"); the document lists the
     # lower-case names and the check below still accepts their variants.
