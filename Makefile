@@ -24,7 +24,7 @@ lint: install
 	.venv/bin/mypy
 
 test: install lint ## lint, then every test against the real services
-	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
+	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
 unit: install
