@@ -22,7 +22,10 @@ def test_prometheus_scrapes_the_gateway_and_every_worker(compose: ComposeStack) 
     sms_replicas = len(compose.container_ids("sms"))
 
     def every_target_up() -> dict[str, int]:
-        answer = httpx.get(query, params={"query": "up == 1"}, timeout=10)
+        try:
+            answer = httpx.get(query, params={"query": "up == 1"}, timeout=10)
+        except httpx.TransportError as error:  # its port is published before it listens
+            raise AssertionError(f"prometheus not answering yet: {error!r}") from error
         assert answer.status_code == 200, answer.text
         results: list[dict[str, Any]] = answer.json()["data"]["result"]
         up: dict[str, int] = {}
