@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.compose.flows import numbers, progress_or_none, start_campaign
+from tests.compose.flows import create_payment, numbers, progress_or_none, start_campaign
 from tests.fakes.payments_signing import stripe_event, stripe_header
 from tests.support import eventually
 from tests.support.compose import DEV_KEY, STRIPE_SECRET
@@ -48,14 +48,7 @@ def create_payments(gateway: str, count: int) -> list[str]:
     """`count` pending Stripe payments, created concurrently; their ids."""
 
     def create(_: int) -> str:
-        answer = _thread_client(gateway).post(
-            "/v1/payments",
-            json={"amount": 1500, "currency": "USD", "provider": "stripe",
-                  "reference": f"order-{uuid.uuid4().hex[:8]}"},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )  # fmt: skip
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
+        return str(create_payment(_thread_client(gateway))["id"])
 
     with ThreadPoolExecutor(THREADS) as pool:
         return list(pool.map(create, range(count)))
