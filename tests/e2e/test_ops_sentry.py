@@ -89,7 +89,7 @@ def test_an_unhandled_gateway_error_reaches_sentry_tagged_and_scrubbed(env: dict
             [sys.executable, "-c", _FAILING_GATEWAY],
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=60,
             cwd=ROOT,
             env={**os.environ, **{k: str(v) for k, v in env.items()}, "SENTRY_DSN": sentry.dsn},
         )

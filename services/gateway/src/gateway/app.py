@@ -29,6 +29,9 @@ from .settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+# How long shutdown waits for the cancelled background tasks before it closes the runtime.
+SHUTDOWN_GRACE_SECONDS = 5
+
 
 async def sweep_outbox(app: FastAPI) -> None:
     """Publish jobs the domain routers staged whose publish was not confirmed."""
@@ -72,7 +75,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Bounded: a library that swallows a cancellation must not hang the shutdown.
+            _, running = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in running:
+                log.warning("background task did not stop", extra={"task": task.get_name()})
             await runtime.close()
 
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, not a CDN.
