@@ -63,3 +63,29 @@ def test_provider_callbacks_ignore_the_fields_providers_add() -> None:
         {"provider_id": "p-1", "status": " Delivered", "network": "MTN", "error_code": 0}
     )
     assert (receipt.provider_id, receipt.status) == ("p-1", "delivered")
+
+
+@given(st.text(max_size=30) | st.from_regex(r"[A-Za-z0-9_.-]+:[^\x00-\x20\x7f]+", fullmatch=True))
+def test_a_monitored_tag_is_accepted_exactly_when_the_documented_pattern_allows_it(
+    tag: str,
+) -> None:
+    from gateway.ops.jobs import TagToMonitor
+
+    schema = TagToMonitor.model_json_schema()["properties"]["tag"]
+    # JSON Schema's `$` is the end of the text; Python's would also match before a last "\n".
+    pattern = schema["pattern"].removesuffix("$") + r"\Z"
+    documented = re.search(pattern, tag) is not None and len(tag) <= schema["maxLength"]
+    try:
+        TagToMonitor.model_validate({"tag": tag})
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted == documented, (tag, schema["pattern"])
+
+
+def test_a_monitored_tag_holding_nul_is_refused_as_documented() -> None:
+    from gateway.ops.jobs import TagToMonitor
+
+    with pytest.raises(ValidationError):
+        TagToMonitor.model_validate({"tag": "user:4\x002"})

@@ -113,7 +113,7 @@ async def monitor(
 ) -> Response:
     session = await authorised(runtime, session_id, csrf)
     try:
-        wanted = TagToMonitor(tag=tag)
+        wanted = TagToMonitor(tag=tag.strip())
     except ValidationError as invalid:
         raise HTTPException(422, f"tag: {invalid.errors()[0]['msg']}") from invalid
     await LifecycleStore(runtime.redis, runtime.settings).monitor(wanted.tag)
