@@ -24,7 +24,8 @@ from common.topology import Queue
 
 from tests.integration.worker_app import QUEUE as WORK_QUEUE
 from tests.integration.worker_app import Work
-from tests.support import eventually_async
+from tests.support import eventually, eventually_async
+from tests.support.stack import consumer_count
 
 QUEUE = Queue("test.jobs", "test")
 FAST = {"job_retry_delays": [0.2, 0.5], "job_max_attempts": 3, "job_timeout": 5.0}
@@ -351,12 +352,9 @@ async def test_sigterm_lets_in_flight_jobs_finish(
     table = await _effect_table(env["DATABASE_URL"])
     worker = _spawn_worker(env, table, WORKER_MAX_CONCURRENCY="5")
     try:
-        vhost = env["RABBITMQ_URL"].rsplit("/", 1)[1]
-        api = env["RABBITMQ_MANAGEMENT_URL"] + "/api"
-        async with httpx.AsyncClient(timeout=10) as client:
-            await eventually_async(
-                lambda: _consumers(client, api, vhost, WORK_QUEUE.name), timeout=30
-            )
+        await asyncio.to_thread(
+            eventually, lambda: consumer_count(env["RABBITMQ_URL"], WORK_QUEUE.name), 30, 0.1
+        )
         for n in range(5):
             await runtime.publisher.publish(WORK_QUEUE, Work(n=n, sleep=1.5))
         await asyncio.sleep(0.5)  # the five are running now, each for 1.5 s
@@ -389,11 +387,6 @@ async def _vhost_connections(client: httpx.AsyncClient, api: str, vhost: str, at
     response = await client.get(f"{api}/vhosts/{vhost}/connections")
     connections = [c for c in response.json() if c.get("state", "running") == "running"]
     return connections if len(connections) >= at_least else None
-
-
-async def _consumers(client: httpx.AsyncClient, api: str, vhost: str, queue: str) -> bool:
-    response = await client.get(f"{api}/queues/{vhost}/{queue}")
-    return response.status_code == 200 and response.json().get("consumers", 0) > 0
 
 
 def test_envelope_round_trip_keeps_ids() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pika
 
 from .polling import eventually
 
@@ -25,6 +26,26 @@ TEST_KEYS = {
     "API_KEYS": f"{USER_KEY}=user-1,{OTHER_KEY}=user-2",
     "ADMIN_API_KEYS": ADMIN_KEY,
 }
+
+
+def consumer_count(amqp_url: str, queue: str) -> int:
+    """The queue's consumers as the broker counts them now; 0 while it is not declared.
+
+    Asked over AMQP (a passive declare), not the management API, whose figures are
+    refreshed only every `collect_statistics_interval` (5 s by default).
+    """
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    except pika.exceptions.AMQPError:
+        return 0
+    try:
+        declared = connection.channel().queue_declare(queue, passive=True)
+        return int(declared.method.consumer_count)
+    except pika.exceptions.ChannelClosedByBroker:
+        return 0  # 404: the worker has not declared it yet
+    finally:
+        if connection.is_open:
+            connection.close()
 
 
 def procfile() -> dict[str, str]:
@@ -89,14 +110,11 @@ class Stack:
 
     def wait_consuming(self, queue: str, consumers: int = 1, timeout: float = 60) -> None:
         """Until `queue` has at least `consumers` consumers (the worker is up)."""
-        management = self.env["RABBITMQ_MANAGEMENT_URL"]
-        vhost = self.env["RABBITMQ_URL"].rsplit("/", 1)[1]
-
-        def consuming() -> bool:
-            response = httpx.get(f"{management}/api/queues/{vhost}/{queue}", timeout=5)
-            return response.status_code == 200 and response.json().get("consumers", 0) >= consumers
-
-        eventually(consuming, timeout=timeout, interval=0.2)
+        eventually(
+            lambda: consumer_count(self.env["RABBITMQ_URL"], queue) >= consumers,
+            timeout=timeout,
+            interval=0.1,
+        )
 
     def _check_alive(self, label: str) -> None:
         process = self.processes.get(label)
