@@ -28,8 +28,8 @@ test: install lint ## lint, then every test against the real services
 	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$status
 
-test-fuzz: install ## the schemathesis run at full depth (25 examples per operation; make test runs 10)
-	FUZZ_EXAMPLES=25 $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_gateway_fuzz.py $(PYTEST_ARGS)
+test-fuzz: install ## schemathesis at full depth: the coverage phase and 25 examples per operation
+	FUZZ_EXAMPLES=25 FUZZ_PHASES=examples,coverage,fuzzing $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_gateway_fuzz.py $(PYTEST_ARGS)
 
 unit: install
 	$(PY) -m pytest -q tests/unit
