@@ -31,6 +31,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(started.stop)
 
 
+# The longest test files (measured, `--durations`), handed out first: xdist gives files to
+# workers in collection order, and a long file started last would run on alone.
+LONGEST_FIRST = (
+    "e2e/test_gateway_fuzz.py",
+    "e2e/test_gateway.py",
+    "e2e/test_sms_campaigns.py",
+    "e2e/test_dashboard_browser.py",
+    "integration/test_runtime.py",
+    "e2e/test_sms_campaign_uploads.py",
+    "e2e/test_gateway_keys.py",
+    "e2e/test_notifications_delivery.py",
+    "integration/test_runtime_dead_messages.py",
+    "e2e/test_ops_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        for position, name in enumerate(LONGEST_FIRST):
+            if path.endswith("tests/" + name):
+                return position
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def services() -> ServiceUrls:
     found = resolve_services()

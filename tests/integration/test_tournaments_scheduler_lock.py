@@ -1,5 +1,6 @@
 """The scheduler's slot claim against real Redis and RabbitMQ: a failed publish gives the
-slot back so another replica can run it within the same slot."""
+slot back so another replica can run it within the same slot; a replica that woke a slot
+late runs the slot it missed, once across replicas."""
 
 from __future__ import annotations
 
@@ -19,16 +20,44 @@ async def test_failed_publish_releases_the_slot_and_another_replica_publishes_it
 ) -> None:
     first = await runtime_factory(all_queues())
     second = await runtime_factory(all_queues())
-    now = time.time()
+    slot = PeriodicJob("check_full", CHECK_FULL, 3600).slot(time.time())
     # The same job, but routed to an exchange that does not exist: RabbitMQ refuses it.
     unroutable = PeriodicJob("check_full", Queue(CHECK_FULL.name, "no-such-exchange"), 3600)
     job = PeriodicJob("check_full", CHECK_FULL, 3600)
 
-    assert await Scheduler(first, [unroutable]).run_slot(unroutable, now) is False
+    assert await Scheduler(first, [unroutable]).run_slot(unroutable, slot) is False
     lock = SlotLock(first.redis, first.settings.redis_key_prefix)
-    assert await first.redis.exists(lock.key(job, job.slot(now))) == 0
+    assert await first.redis.exists(lock.key(job, slot)) == 0
 
-    assert await Scheduler(second, [job]).run_slot(job, now) is True
-    assert await Scheduler(first, [job]).run_slot(job, now) is True  # taken: nothing to do
+    assert await Scheduler(second, [job]).run_slot(job, slot) is True
+    assert await Scheduler(first, [job]).run_slot(job, slot) is True  # taken: nothing to do
     [published] = drain(env["RABBITMQ_URL"], CHECK_FULL.name)
-    assert published.body == {"job": "check_full", "slot": job.slot(now), "requested_by": None}
+    assert published.body == {"job": "check_full", "slot": slot, "requested_by": None}
+
+
+async def test_a_replica_waking_a_slot_late_runs_the_missed_slot_once_and_no_older_one(
+    runtime_factory: Any, env: dict[str, Any]
+) -> None:
+    first = await runtime_factory(all_queues())
+    second = await runtime_factory(all_queues())
+    job = PeriodicJob("check_full", CHECK_FULL, 10)
+    late, other = Scheduler(first, [job]), Scheduler(second, [job])
+    start = (job.slot(time.time()) - 10) * job.every  # slots in the past: no clock to race
+
+    assert await late.tick(start) and await other.tick(start)
+    # Both stall past the next boundary; the first wakes two slots on and runs the one
+    # nobody ran before the current one; the second, waking then, finds both taken.
+    assert await late.tick(start + 2 * job.every)
+    assert await other.tick(start + 2 * job.every)
+    # A replica asleep for longer catches up one slot only.
+    assert await other.tick(start + 6 * job.every)
+
+    slots = [message.body["slot"] for message in drain(env["RABBITMQ_URL"], CHECK_FULL.name)]
+    first_slot = job.slot(start)
+    assert sorted(slots) == [
+        first_slot,
+        first_slot + 1,
+        first_slot + 2,
+        first_slot + 5,
+        first_slot + 6,
+    ]

@@ -37,9 +37,13 @@ class SlotLock:
     async def claim(self, job: PeriodicJob, now: float | None = None) -> int | None:
         """The current slot if this caller won it, else None."""
         slot = job.slot(time.time() if now is None else now)
-        ttl_ms = max(1000, int(job.every * 2000))
-        won = await self.redis.set(self.key(job, slot), "1", nx=True, px=ttl_ms)
-        return slot if won else None
+        return slot if await self.claim_slot(job, slot) else None
+
+    async def claim_slot(self, job: PeriodicJob, slot: int) -> bool:
+        """Win `slot` of `job`, or learn that another replica has. The claim outlives the
+        slot by two periods, so a replica catching up the previous slot still sees it."""
+        ttl_ms = max(1000, int(job.every * 3000))
+        return bool(await self.redis.set(self.key(job, slot), "1", nx=True, px=ttl_ms))
 
     async def release(self, job: PeriodicJob, slot: int) -> None:
         """Give a claimed slot back (its publish failed), so a replica can retry it."""

@@ -4,7 +4,9 @@ Time is cut into slots of each job's period (slot = floor(now / every)). Every r
 wakes at slot boundaries and tries to claim the current slot in Redis (SET NX, keyed by
 job and slot); only the winner publishes. A replica that restarts mid-slot finds the slot
 claimed (no double run) or claims it then (no skipped run). If the publish fails, the
-claim is released so that any replica retries within the same slot.
+claim is released so that any replica retries within the same slot. A replica that woke
+late, past a whole slot (a stalled process, a starved machine), runs the slot it missed
+before the current one, unless another replica had it; older slots are not caught up.
 """
 
 from __future__ import annotations
@@ -52,26 +54,28 @@ class Scheduler:
         self.settled: dict[str, int] = {}
 
     async def tick(self, now: float) -> bool:
-        """Claim and publish every job whose current slot is not settled; False on trouble."""
+        """Claim and publish every job's unsettled slots up to the current one; False on
+        trouble (the rest is tried again on the next tick)."""
         healthy = True
         for job in self.jobs:
-            slot = job.slot(now)
-            if self.settled.get(job.name) == slot:
-                continue
-            try:
-                if await self.run_slot(job, now):
-                    self.settled[job.name] = slot
-                else:
+            current = job.slot(now)
+            last = self.settled.get(job.name)
+            first = current if last is None else max(last + 1, current - 1)
+            for slot in range(first, current + 1):
+                try:
+                    settled = await self.run_slot(job, slot)
+                except RedisError as error:
+                    log.warning("redis unavailable", extra={"job": job.name, "error": repr(error)})
+                    settled = False
+                if not settled:
                     healthy = False
-            except RedisError as error:
-                log.warning("redis unavailable", extra={"job": job.name, "error": repr(error)})
-                healthy = False
+                    break
+                self.settled[job.name] = slot
         return healthy
 
-    async def run_slot(self, job: PeriodicJob, now: float) -> bool:
-        """Publish `job` for the slot of `now` if this replica wins it; False to retry."""
-        slot = await self.lock.claim(job, now)
-        if slot is None:
+    async def run_slot(self, job: PeriodicJob, slot: int) -> bool:
+        """Publish `job` for `slot` if this replica wins it; False to retry."""
+        if not await self.lock.claim_slot(job, slot):
             return True  # another replica has (or had) this slot
         envelope = Envelope(message_id=slot_message_id(job.name, slot))
         try:
