@@ -29,23 +29,34 @@ TEST_KEYS = {
 
 
 def consumer_count(amqp_url: str, queue: str) -> int:
-    """The queue's consumers as the broker counts them now; 0 while it is not declared.
+    """The queue's consumers as the broker counts them now; 0 while it is not declared."""
+    with ConsumerCounter(amqp_url) as counter:
+        return counter.count(queue)
 
-    Asked over AMQP (a passive declare), not the management API, whose figures are
-    refreshed only every `collect_statistics_interval` (5 s by default).
-    """
-    try:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-    except pika.exceptions.AMQPError:
-        return 0
-    try:
-        declared = connection.channel().queue_declare(queue, passive=True)
-        return int(declared.method.consumer_count)
-    except pika.exceptions.ChannelClosedByBroker:
-        return 0  # 404: the worker has not declared it yet
-    finally:
-        if connection.is_open:
-            connection.close()
+
+class ConsumerCounter:
+    """Consumer counts asked over AMQP (a passive declare) on one connection, not from the
+    management API, whose figures are refreshed only every `collect_statistics_interval`
+    (5 s by default)."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        self.channel = self.connection.channel()
+
+    def count(self, queue: str) -> int:
+        if self.channel.is_closed:
+            self.channel = self.connection.channel()
+        try:
+            return int(self.channel.queue_declare(queue, passive=True).method.consumer_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0  # 404: the worker has not declared it yet
+
+    def __enter__(self) -> ConsumerCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.connection.is_open:
+            self.connection.close()
 
 
 def procfile() -> dict[str, str]:
@@ -110,11 +121,8 @@ class Stack:
 
     def wait_consuming(self, queue: str, consumers: int = 1, timeout: float = 60) -> None:
         """Until `queue` has at least `consumers` consumers (the worker is up)."""
-        eventually(
-            lambda: consumer_count(self.env["RABBITMQ_URL"], queue) >= consumers,
-            timeout=timeout,
-            interval=0.1,
-        )
+        with ConsumerCounter(self.env["RABBITMQ_URL"]) as counter:
+            eventually(lambda: counter.count(queue) >= consumers, timeout=timeout, interval=0.1)
 
     def _check_alive(self, label: str) -> None:
         process = self.processes.get(label)
