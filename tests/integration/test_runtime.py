@@ -25,7 +25,7 @@ from common.topology import Queue
 from tests.integration.worker_app import QUEUE as WORK_QUEUE
 from tests.integration.worker_app import Work
 from tests.support import eventually, eventually_async
-from tests.support.stack import consumer_count
+from tests.support.amqp import consumer_count
 
 QUEUE = Queue("test.jobs", "test")
 FAST = {"job_retry_delays": [0.2, 0.5], "job_max_attempts": 3, "job_timeout": 5.0}

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pika
 
 from .polling import eventually
 
@@ -26,37 +25,6 @@ TEST_KEYS = {
     "API_KEYS": f"{USER_KEY}=user-1,{OTHER_KEY}=user-2",
     "ADMIN_API_KEYS": ADMIN_KEY,
 }
-
-
-def consumer_count(amqp_url: str, queue: str) -> int:
-    """The queue's consumers as the broker counts them now; 0 while it is not declared."""
-    with ConsumerCounter(amqp_url) as counter:
-        return counter.count(queue)
-
-
-class ConsumerCounter:
-    """Consumer counts asked over AMQP (a passive declare) on one connection, not from the
-    management API, whose figures are refreshed only every `collect_statistics_interval`
-    (5 s by default)."""
-
-    def __init__(self, amqp_url: str) -> None:
-        self.connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        self.channel = self.connection.channel()
-
-    def count(self, queue: str) -> int:
-        if self.channel.is_closed:
-            self.channel = self.connection.channel()
-        try:
-            return int(self.channel.queue_declare(queue, passive=True).method.consumer_count)
-        except pika.exceptions.ChannelClosedByBroker:
-            return 0  # 404: the worker has not declared it yet
-
-    def __enter__(self) -> ConsumerCounter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.connection.is_open:
-            self.connection.close()
 
 
 def procfile() -> dict[str, str]:
@@ -121,6 +89,10 @@ class Stack:
 
     def wait_consuming(self, queue: str, consumers: int = 1, timeout: float = 60) -> None:
         """Until `queue` has at least `consumers` consumers (the worker is up)."""
+        # Imported here: the fake providers import this module inside the product image,
+        # which has no pika.
+        from .amqp import ConsumerCounter
+
         with ConsumerCounter(self.env["RABBITMQ_URL"]) as counter:
             eventually(lambda: counter.count(queue) >= consumers, timeout=timeout, interval=0.1)
 
