@@ -43,6 +43,11 @@ def test_stop_skips_the_recipient_and_start_resumes_delivery(
         assert (
             client.post("/v1/sms/inbound", json={"from": "nope", "body": "STOP"}).status_code == 422
         )
+        # A field the provider added is ignored, NUL and all; NUL in the text is still 422.
+        extra = {"from": TO, "body": "ok", "network": {"n\u0000": "a\u0000b"}}
+        assert client.post("/v1/sms/inbound", json=extra).status_code == 200
+        nul = {"from": TO, "body": "o\u0000k"}
+        assert client.post("/v1/sms/inbound", json=nul).status_code == 422
     assert sent_id in fake.deliveries
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NUL = b"\\u0000"
-# Provider callbacks verify the exact bytes they were sent and answer their own 400 for an
-# event they cannot store (a provider expects 4xx it understands, not our 422).
-_EXEMPT = ("/v1/webhooks/",)
+# Provider webhooks verify the exact bytes they were sent and answer their own 400 for an
+# event they cannot store (a provider expects 4xx it understands, not our 422). The SMS
+# provider callbacks ignore the fields providers add, so a NUL there is dropped with them;
+# their own text fields refuse NUL by their schema (422).
+_EXEMPT = ("/v1/webhooks/", "/v1/sms/status", "/v1/sms/inbound")
 
 
 class NulInText(ValueError):
