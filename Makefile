@@ -13,7 +13,10 @@ TEST_WORKERS ?= 4
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
-	@$(UV) sync --all-groups --frozen --quiet || $(UV) sync --all-groups --quiet
+	@$(UV) sync --all-groups --frozen --quiet --compile-bytecode || $(UV) sync --all-groups --quiet --compile-bytecode
+	@# Bytecode for our own packages too (installed editable): where PYTHONDONTWRITEBYTECODE
+	@# is set, as on CI, every process would otherwise compile ~1,100 modules as it starts.
+	@$(PY) -m compileall -q -j 0 libs/common/src services tests >/dev/null
 
 run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
 	$(PY) -c "from common.db import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
