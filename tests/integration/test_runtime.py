@@ -24,8 +24,8 @@ from common.topology import Queue
 
 from tests.integration.worker_app import QUEUE as WORK_QUEUE
 from tests.integration.worker_app import Work
-from tests.support import eventually, eventually_async
-from tests.support.amqp import consumer_count
+from tests.support import eventually_async
+from tests.support.amqp import wait_consuming
 
 QUEUE = Queue("test.jobs", "test")
 FAST = {"job_retry_delays": [0.2, 0.5], "job_max_attempts": 3, "job_timeout": 5.0}
@@ -352,9 +352,7 @@ async def test_sigterm_lets_in_flight_jobs_finish(
     table = await _effect_table(env["DATABASE_URL"])
     worker = _spawn_worker(env, table, WORKER_MAX_CONCURRENCY="5")
     try:
-        await asyncio.to_thread(
-            eventually, lambda: consumer_count(env["RABBITMQ_URL"], WORK_QUEUE.name), 30, 0.1
-        )
+        await asyncio.to_thread(wait_consuming, env["RABBITMQ_URL"], WORK_QUEUE.name, 1, 30)
         for n in range(5):
             await runtime.publisher.publish(WORK_QUEUE, Work(n=n, sleep=1.5))
         await asyncio.sleep(0.5)  # the five are running now, each for 1.5 s

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pika
 
+from .polling import eventually
 
-def consumer_count(amqp_url: str, queue: str) -> int:
-    """The queue's consumers as the broker counts them now; 0 while it is not declared."""
+
+def wait_consuming(amqp_url: str, queue: str, consumers: int = 1, timeout: float = 60) -> None:
+    """Until `queue` has at least `consumers` consumers, as the broker counts them now."""
     with ConsumerCounter(amqp_url) as counter:
-        return counter.count(queue)
+        eventually(lambda: counter.count(queue) >= consumers, timeout=timeout, interval=0.1)
 
 
 class ConsumerCounter:

@@ -91,10 +91,9 @@ class Stack:
         """Until `queue` has at least `consumers` consumers (the worker is up)."""
         # Imported here: the fake providers import this module inside the product image,
         # which has no pika.
-        from .amqp import ConsumerCounter
+        from .amqp import wait_consuming
 
-        with ConsumerCounter(self.env["RABBITMQ_URL"]) as counter:
-            eventually(lambda: counter.count(queue) >= consumers, timeout=timeout, interval=0.1)
+        wait_consuming(self.env["RABBITMQ_URL"], queue, consumers, timeout)
 
     def _check_alive(self, label: str) -> None:
         process = self.processes.get(label)
