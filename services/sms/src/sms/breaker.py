@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from common import metrics
+from common.telemetry import metrics
 from redis.asyncio import Redis
 
 from .contracts import breaker_key

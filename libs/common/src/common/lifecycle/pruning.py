@@ -8,8 +8,8 @@ keys at a time (SCAN, never KEYS), so Redis is never blocked for long.
 
 from __future__ import annotations
 
-from .lifecycle_records import Keys
-from .runtime import Runtime
+from ..runtime import Runtime
+from .records import Keys
 
 
 async def prune_dashboard_records(runtime: Runtime, cutoff: float, batch: int) -> int:

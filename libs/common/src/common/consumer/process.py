@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from prometheus_client import start_http_server
 
+from ..control.worker import WorkerControl
+from ..dead_letters.drain import drain_parked
+from ..lifecycle.recorder import LifecycleRecorder
+from ..runtime import Runtime
+from ..topology import Queue
 from .autoscale import Autoscaler
-from .delivery import Worker
-from .lifecycle_recorder import LifecycleRecorder
 from .registry import JobRouter
-from .runtime import Runtime
-from .topology import Queue
-from .unparking import drain_parked
-from .worker_control import WorkerControl
+from .worker import Worker
 
 log = logging.getLogger("relay.jobs")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
-from .envelope import Job, job_type
-from .safe_text import storable
+from ..envelope import Job, job_type
+from ..safe_text import storable
 
 
 class Refused(Exception):

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import metrics
-from .envelope import Job
-from .job_context import JobContext
-from .topology import Queue
+from ..envelope import Job
+from ..telemetry import metrics
+from ..topology import Queue
+from .context import JobContext
 
 J = TypeVar("J", bound=Job)
 HandlerFunc = Callable[[Any, JobContext], Awaitable[None]]

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from .safe_text import jsonable, storable
+from ..safe_text import jsonable, storable
 
 log = logging.getLogger("relay.audit")
 

@@ -15,11 +15,11 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel
 
-from . import tracing
-from .envelope import ATTEMPT, ENQUEUED_AT, RETRIED_FROM, Envelope
-from .errors import NotFound
-from .publisher import Publisher
-from .safe_text import body_preview, jsonable, preview_payload, storable
+from ..envelope import ATTEMPT, ENQUEUED_AT, RETRIED_FROM, Envelope
+from ..errors import NotFound
+from ..publisher import Publisher
+from ..safe_text import body_preview, jsonable, preview_payload, storable
+from ..telemetry import tracing
 
 # Every column but the body, which may be megabytes: listings never read it.
 _COLUMNS = """

@@ -4,7 +4,7 @@ failure of every job, tagged, with personal data scrubbed.
 Only with SENTRY_DSN set is the official sentry-sdk imported and started; unset, nothing
 is loaded. A job is reported when it dies (its last attempt failed, a permanent error, an
 invalid payload): tagged with queue, job type, message id, attempt and trace id. Every
-event passes through common.scrubbing first: no keys or secrets, no full phone numbers.
+event passes through common.telemetry.scrubbing first: no keys or secrets, no full phone numbers.
 SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry-sdk itself.
 """
 

@@ -7,15 +7,8 @@ import time
 
 from redis.asyncio import Redis
 
-from .lifecycle_records import (
-    AttemptRecord,
-    JobRecord,
-    Keys,
-    MinuteStats,
-    MonitoredTag,
-    WorkerStatus,
-)
-from .settings import RuntimeSettings
+from ..settings import RuntimeSettings
+from .records import AttemptRecord, JobRecord, Keys, MinuteStats, MonitoredTag, WorkerStatus
 
 
 class LifecycleStore:

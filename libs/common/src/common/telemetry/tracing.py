@@ -3,7 +3,7 @@
 With tracing on, asyncpg queries, aiohttp client calls and Redis commands are spans too
 (the official instrumentations), and SMTP sends get a client span (`client_span`): a job's
 spans hang under its `consume <queue>` span. A bounded buffer of recent traces
-(common.span_buffer) lets the dashboard list a job's spans without Jaeger.
+(common.telemetry.span_buffer) lets the dashboard list a job's spans without Jaeger.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from opentelemetry.util.types import Attributes
 from .span_buffer import RecentTraces
 
 if TYPE_CHECKING:
-    from .envelope import Envelope
+    from ..envelope import Envelope
 
 _recent: RecentTraces | None = None
 _enabled = False

@@ -1,7 +1,7 @@
 """The delivery loop: a Worker consumes its router's queues and hands each delivery on.
 
 Each queue has its own channel and prefetch (changed at run time by the autoscaler).
-A delivery is validated, traced, run and settled (common.settling), then counted in
+A delivery is validated, traced, run and settled (common.consumer.settling), then counted in
 metrics, logged and reported to the worker's observers (the lifecycle records).
 """
 
@@ -21,14 +21,14 @@ from aio_pika.abc import (
 )
 from opentelemetry.trace import Status, StatusCode
 
-from . import metrics, tracing
-from .connection import connect_when_ready
-from .envelope import Envelope
+from ..broker import connect_when_ready
+from ..envelope import Envelope
+from ..outcomes import JobObserver, JobOutcome
+from ..publisher import declare
+from ..runtime import Runtime
+from ..telemetry import metrics, tracing
 from .intake import Refused, read_job
-from .outcome import JobObserver, JobOutcome
-from .publisher import declare
 from .registry import JobRouter, Route
-from .runtime import Runtime
 from .settling import Settler
 
 log = logging.getLogger("relay.jobs")

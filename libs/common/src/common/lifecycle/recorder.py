@@ -27,17 +27,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from . import metrics, tracing
-from .lifecycle_records import (
-    ATTEMPTS_KEPT,
-    PAYLOAD_PREVIEW,
-    Keys,
-    WorkerStatus,
-    jsonable_headers,
-    tags_of,
-)
-from .outcome import JobOutcome
-from .settings import RuntimeSettings
+from ..outcomes import JobOutcome
+from ..settings import RuntimeSettings
+from ..telemetry import metrics, tracing
+from .records import ATTEMPTS_KEPT, PAYLOAD_PREVIEW, Keys, WorkerStatus, jsonable_headers, tags_of
 
 # Logs under common.lifecycle: the logger its lines had before the split.
 log = logging.getLogger("common.lifecycle")

@@ -13,9 +13,9 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.commands import Basic
 
-from .envelope import ATTEMPT, ENQUEUED_AT, enqueued_stamp
-from .settings import RuntimeSettings
-from .topology import Queue, RetryTier
+from ..envelope import ATTEMPT, ENQUEUED_AT, enqueued_stamp
+from ..settings import RuntimeSettings
+from ..topology import Queue, RetryTier
 
 
 def max_attempts(queue: Queue, settings: RuntimeSettings) -> int:

@@ -1,7 +1,7 @@
 """Alerts: a queue's oldest job waiting too long, or its failed jobs growing.
 
 An alert is logged as a warning, listed on the dashboard and sent to the channels that
-are set (common.alert_channels: JSON webhook, Slack incoming webhook, e-mail). The
+are set (common.alerts.channels: JSON webhook, Slack incoming webhook, e-mail). The
 same alert (kind + queue) fires at most once per ALERT_COOLDOWN across every replica
 that evaluates it: the first to `SET NX` the alert's Redis key with that expiry sends it.
 """
@@ -15,9 +15,9 @@ import time
 import httpx
 from redis.asyncio import Redis
 
-from . import alert_channels
-from .alert_channels import Alert as Alert
-from .settings import RuntimeSettings
+from ..settings import RuntimeSettings
+from .channels import Alert as Alert
+from .channels import deliver
 
 log = logging.getLogger("relay.alerts")
 
@@ -98,7 +98,7 @@ class AlertMonitor:
         recent = self.base + "recent"
         await self.redis.lpush(recent, alert.model_dump_json())
         await self.redis.ltrim(recent, 0, _RECENT_KEPT - 1)
-        await alert_channels.deliver(alert, self.settings, self.client)
+        await deliver(alert, self.settings, self.client)
         return True
 
     async def recent(self, limit: int = 20) -> list[Alert]:

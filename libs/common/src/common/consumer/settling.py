@@ -3,7 +3,7 @@
 The outcome decides: success or a duplicate is acked; a throttle or infrastructure
 trouble makes the job wait in a tier without spending an attempt; a failure is retried
 through its tier until its last attempt, then buried in the failed-job store, like a
-permanent error or an invalid payload (common.parking: waiting for the store, or parked
+permanent error or an invalid payload (common.dead_letters.burial: waiting for the store, or parked
 when it stays out of reach). A copy is confirmed before the original is acked.
 """
 
@@ -19,16 +19,16 @@ from aio_pika.abc import AbstractIncomingMessage
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import error_reports
+from ..dead_letters.burial import Burial
+from ..envelope import Envelope, Job
+from ..errors import Permanent, RetryLater
+from ..runtime import Runtime
+from ..telemetry import error_reports
+from ..topology import Queue, RetryTier
 from .acks import BatchedAcks
-from .envelope import Envelope, Job
-from .errors import Permanent, RetryLater
-from .job_context import AlreadyProcessed, JobContext
-from .parking import Burial
+from .context import AlreadyProcessed, JobContext
 from .registry import Route
-from .retry_tiers import max_attempts, retry_delay, tier_copy, tier_for
-from .runtime import Runtime
-from .topology import Queue, RetryTier
+from .retries import max_attempts, retry_delay, tier_copy, tier_for
 
 # A throttle shorter than this waits in the worker; a longer one makes the job wait in a tier.
 _SHORT_WAIT = 1.0
@@ -62,7 +62,12 @@ class Settler:
         # Queue name -> its acks. Keyed by queue, not consumer: delivery tags belong to the
         # channel, which autoscaling shares between an old and a new consumer.
         self._acks: dict[str, BatchedAcks] = {}
-        self.burial = Burial(runtime, lambda: self.stopping)
+        self.burial = Burial(
+            runtime.failed_jobs,
+            runtime.publisher,
+            runtime.settings.park_after_seconds,
+            lambda: self.stopping,
+        )
         self._requeues: OrderedDict[str, int] = OrderedDict()  # message id -> times
 
     def acks_of(self, queue: str) -> BatchedAcks:

@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import ChannelPreconditionFailed
 
-from .envelope import Envelope
-from .errors import BrokerUnavailable
+from ..envelope import Envelope
+from ..errors import BrokerUnavailable
+from ..publisher import Publisher
+from ..safe_text import decoded
+from ..topology import Queue, all_queues
+from .burial import PARKED_ERROR, PARKED_REASON, PARKED_TRACE
 from .failed_jobs import FailedJobStore
-from .parking import PARKED_ERROR, PARKED_REASON, PARKED_TRACE
-from .publisher import Publisher
-from .safe_text import decoded
-from .topology import Queue, all_queues
 
 log = logging.getLogger("relay.jobs")
 

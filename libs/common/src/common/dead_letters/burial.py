@@ -7,7 +7,7 @@ After that (or at once, if the store refuses its content, or when the worker sto
 copy is published, confirmed, to the queue's `<queue>.parked` and only then the original
 is acked: no message is acked before it is stored somewhere durable.
 
-Nothing consumes a parked queue but the drain (common.unparking), which moves parked
+Nothing consumes a parked queue but the drain (common.dead_letters.drain), which moves parked
 messages into the failed-job store once it answers again.
 """
 
@@ -22,10 +22,11 @@ import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.commands import Basic
 
-from .envelope import ATTEMPT, Envelope
-from .runtime import Runtime
-from .safe_text import storable
-from .topology import parked_name
+from ..envelope import ATTEMPT, Envelope
+from ..publisher import Publisher
+from ..safe_text import storable
+from ..topology import parked_name
+from .failed_jobs import FailedJobStore
 
 log = logging.getLogger("relay.jobs")
 
@@ -49,8 +50,16 @@ _LONGEST_PAUSE = 30.0
 class Burial:
     """Stores dead messages in the failed-job store, waiting for it or parking them."""
 
-    def __init__(self, runtime: Runtime, stopping: Callable[[], bool]) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        store: FailedJobStore,
+        publisher: Publisher,
+        park_after: float,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.park_after = park_after
         self.stopping = stopping
 
     async def bury(
@@ -66,12 +75,12 @@ class Burial:
         Returns once the message is durable somewhere (the caller then acks it); raises
         when parking failed too (the broker is in trouble: the caller hands it back).
         """
-        deadline = time.monotonic() + self.runtime.settings.park_after_seconds
+        deadline = time.monotonic() + self.park_after
         pause = _FIRST_PAUSE
         while True:
             try:
                 async with asyncio.timeout(_STORE_TIMEOUT):
-                    await self.runtime.failed_jobs.add(
+                    await self.store.add(
                         queue=queue,
                         envelope=envelope,
                         body=message.body,
@@ -129,7 +138,7 @@ class Burial:
             headers=headers,
         )
         target = parked_name(queue)
-        await self.runtime.publisher.publish_body("", target, message.body, properties)
+        await self.publisher.publish_body("", target, message.body, properties)
         log.error(
             "message parked: the failed-job store could not take it",
             extra={

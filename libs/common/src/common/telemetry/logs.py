@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
 
 class RedactingFilter(logging.Filter):
     """No API key, bearer token, webhook secret or full phone number reaches a log line:
-    the message and every `extra` field are scrubbed (common.scrubbing) before formatting."""
+    the message and every `extra` field are scrubbed (common.telemetry.scrubbing) before formatting."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

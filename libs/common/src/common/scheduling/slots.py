@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from .topology import Queue
+from ..topology import Queue
 
 
 @dataclass(frozen=True)

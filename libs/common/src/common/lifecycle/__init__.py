@@ -4,12 +4,12 @@ Like Horizon's recent / failed job lists: every settled attempt leaves a small r
 (queue, type, outcome, attempt, runtime, wait, error, tags), recent ones for
 LIFECYCLE_RECENT_SECONDS (1 h), failed ones for LIFECYCLE_FAILED_SECONDS (7 days).
 
-The parts: lifecycle_records (the records' shapes, Redis keys and search tags),
-lifecycle_recorder (a worker writing them) and lifecycle_store (the dashboard reading them).
+The parts: records (the records' shapes, Redis keys and search tags), recorder (a worker
+writing them), store (the dashboard reading them) and pruning (retention).
 """
 
-from .lifecycle_recorder import LifecycleRecorder
-from .lifecycle_records import (
+from .recorder import LifecycleRecorder
+from .records import (
     AttemptRecord,
     JobRecord,
     Keys,
@@ -18,7 +18,7 @@ from .lifecycle_records import (
     WorkerStatus,
     tags_of,
 )
-from .lifecycle_store import LifecycleStore
+from .store import LifecycleStore
 
 __all__ = [
     "AttemptRecord",

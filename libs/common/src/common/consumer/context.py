@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from . import error_reports
-from .envelope import Envelope, Job, job_type
-from .retry_tiers import max_attempts, retry_delay, tier_for, tier_headers
-from .runtime import Runtime
-from .topology import Queue
+from ..envelope import Envelope, Job, job_type
+from ..runtime import Runtime
+from ..telemetry import error_reports
+from ..topology import Queue
+from .retries import max_attempts, retry_delay, tier_for, tier_headers
 
 
 class AlreadyProcessed(Exception):

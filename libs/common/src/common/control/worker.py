@@ -1,4 +1,4 @@
-"""Queue control, the worker's side: follow pause / continue / terminate (common.queue_control).
+"""Queue control, the worker's side: follow pause / continue / terminate (common.control.queues).
 
 Each worker binds an exclusive queue of its own to the `control` fanout exchange, so a
 command reaches every replica within milliseconds. The Redis state is the truth: a worker
@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .queue_control import ControlCommand, ControlKeys, paused_queues
-from .topology import CONTROL
+from ..topology import CONTROL
+from .queues import ControlCommand, ControlKeys, paused_queues
 
 log = logging.getLogger("relay.control")
 
@@ -29,7 +29,7 @@ RECONCILE_EVERY = 2.0
 
 
 class Controllable(Protocol):
-    """What control needs from a worker (common.delivery.Worker has it)."""
+    """What control needs from a worker (common.consumer.Worker has it)."""
 
     paused: set[str]
 

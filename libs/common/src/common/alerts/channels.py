@@ -19,8 +19,8 @@ import aiosmtplib
 import httpx
 from pydantic import BaseModel
 
-from .settings import RuntimeSettings
-from .smtp import SmtpSettings, send_email
+from ..settings import RuntimeSettings
+from ..smtp import SmtpSettings, send_email
 
 log = logging.getLogger("relay.alerts")
 

@@ -4,7 +4,7 @@ Horizon's `horizon:pause` / `horizon:continue` / `horizon:terminate` and Laravel
 `queue:clear`. The state lives in Redis (which queues are paused, the latest terminate
 request), so it outlives any worker: a worker reads it when it starts. A message on the
 `control` fanout exchange tells every running worker at once (each binds a queue of its
-own to it); workers also re-read the state every few seconds (common.worker_control), so
+own to it); workers also re-read the state every few seconds (common.control.worker), so
 one that was reconnecting when the message went out still follows within moments.
 """
 
@@ -22,10 +22,10 @@ from pamqp.commands import Basic
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from .errors import NotFound
-from .publisher import Publisher
-from .settings import RuntimeSettings
-from .topology import CONTROL
+from ..errors import NotFound
+from ..publisher import Publisher
+from ..settings import RuntimeSettings
+from ..topology import CONTROL
 
 
 class ControlCommand(BaseModel):
