@@ -1,11 +1,25 @@
-"""What a settled delivery reports to the worker's observers (the lifecycle records)."""
+"""How a delivery was settled, and what each settled delivery reports to the worker's
+observers (the lifecycle records, the dashboard, the alerts)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+
+class Outcome(StrEnum):
+    """What the runtime did with a delivery (the `outcome` of logs, metrics and records)."""
+
+    done = "done"  # the handler returned: acked
+    duplicate = "duplicate"  # its effect was already committed: acked, nothing done
+    retried = "retried"  # a failed attempt: copied to its retry tier with the next attempt
+    delayed = "delayed"  # waits in a tier without spending an attempt (throttle, outage)
+    failed = "failed"  # dead: stored in the failed-job store
+    parked = "parked"  # dead, but the failed-job store was away: on `<queue>.parked`
+    requeued = "requeued"  # could not be settled (broker trouble): handed back to its queue
 
 
 @dataclass
@@ -14,7 +28,7 @@ class JobOutcome:
     job_type: str
     message_id: str
     attempt: int
-    outcome: str  # done | retried | delayed | failed | parked | duplicate | requeued
+    outcome: Outcome
     duration: float
     wait: float | None
     error: str | None = None

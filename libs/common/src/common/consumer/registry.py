@@ -1,4 +1,5 @@
-"""The handler registry: which async function handles each queue, and with what payload model."""
+"""The handler registry: which async function handles each queue, with what payload model,
+and which hook runs when one of its jobs dies."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..envelope import Job
+from ..outcomes import Outcome
 from ..telemetry import metrics
 from ..topology import Queue
 from .context import JobContext
+from .results import Death, HandlerFunc, HandlerResult, OnDead
 
 J = TypeVar("J", bound=Job)
-HandlerFunc = Callable[[Any, JobContext], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Route:
     queue: Queue
     model: type[Job]
     func: HandlerFunc
+    # Called once per dead job (or part), after it is in the failed-job store or parked.
+    on_dead: OnDead | None = None
 
     @functools.cached_property
     def meters(self) -> QueueMeters:
@@ -37,9 +41,9 @@ class QueueMeters:
         self.wait = metrics.JOB_WAIT.labels(queue)
         self._processed = metrics.JOBS_PROCESSED
         self._queue = queue
-        self._outcomes: dict[str, Any] = {}
+        self._outcomes: dict[Outcome, Any] = {}
 
-    def processed(self, outcome: str) -> Any:
+    def processed(self, outcome: Outcome) -> Any:
         counter = self._outcomes.get(outcome)
         if counter is None:
             counter = self._outcomes[outcome] = self._processed.labels(self._queue, outcome)
@@ -47,13 +51,23 @@ class QueueMeters:
 
 
 class JobRouter:
-    """Collects a service's handlers: `@router.handler(queue)` above each one."""
+    """Collects a service's handlers: `@router.handler(queue)` above each one.
+
+    `on_dead`, when given, is awaited once for each job of the queue that dies (its last
+    attempt failed, or it raised Permanent), after the failed-job store has it: the place
+    for what must follow a death (a row marked failed, a count), like Laravel's `failed()`.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
 
-    def handler(self, queue: Queue) -> Callable[[Callable[[J, JobContext], Awaitable[None]]], Any]:
-        def register(func: Callable[[J, JobContext], Awaitable[None]]) -> Any:
+    def handler(
+        self,
+        queue: Queue,
+        *,
+        on_dead: Callable[[J, JobContext, Death], Awaitable[None]] | None = None,
+    ) -> Callable[[Callable[[J, JobContext], Awaitable[HandlerResult]]], Any]:
+        def register(func: Callable[[J, JobContext], Awaitable[HandlerResult]]) -> Any:
             hints = typing.get_type_hints(func)
             params = [name for name in hints if name != "return"]
             model = hints[params[0]]
@@ -61,7 +75,7 @@ class JobRouter:
                 raise TypeError(f"{func.__name__}: first parameter must be annotated with a Job")
             if queue.name in self.routes:
                 raise ValueError(f"queue {queue.name} already has a handler")
-            self.routes[queue.name] = Route(queue, model, func)
+            self.routes[queue.name] = Route(queue, model, func, on_dead)
             return func
 
         return register

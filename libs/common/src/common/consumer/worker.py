@@ -23,7 +23,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ..broker import connect_when_ready
 from ..envelope import Envelope
-from ..outcomes import JobObserver, JobOutcome
+from ..outcomes import JobObserver, JobOutcome, Outcome
 from ..publisher import declare
 from ..runtime import Runtime
 from ..telemetry import metrics, tracing
@@ -32,6 +32,8 @@ from .registry import JobRouter, Route
 from .settling import Settler
 
 log = logging.getLogger("relay.jobs")
+
+_FAILED_ATTEMPTS = (Outcome.failed, Outcome.retried, Outcome.parked)
 
 
 class Worker:
@@ -225,7 +227,7 @@ class Worker:
         started = time.monotonic()
         enqueued = envelope.enqueued_at()
         wait = max(0.0, time.time() - enqueued) if enqueued else None
-        outcome = "done"
+        outcome = Outcome.done
         error: str | None = None
         trace_id = span_id = None
         try:
@@ -234,17 +236,17 @@ class Worker:
             except Refused as refused:
                 # Not retried: the same bytes would be refused again.
                 error = str(refused)
-                outcome = await self._settler.bury(queue, message, envelope, error, "", refused)
+                outcome = await self._settler.refuse(queue, message, envelope, refused)
                 return
             with tracing.consumer_span(queue.name, envelope) as span:
                 trace_id, span_id = tracing.span_ids(span)
                 outcome, error = await self._run(route, job, message, envelope)
-                if span is not None and outcome in ("failed", "retried", "parked"):
+                if span is not None and outcome in _FAILED_ATTEMPTS:
                     span.set_status(Status(StatusCode.ERROR, error))
         except Exception as unexpected:
             # Publishing a retry or a parked copy failed (broker trouble): hand the
             # message back to the queue after a pause that grows each time it comes back.
-            outcome, error = "requeued", repr(unexpected)
+            outcome, error = Outcome.requeued, repr(unexpected)
             log.exception("could not settle message; requeueing", extra={"queue": queue.name})
             await self._settler.requeue(queue.name, message, envelope)
         finally:
