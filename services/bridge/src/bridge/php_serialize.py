@@ -147,9 +147,10 @@ class _Reader:
         return found.group()[:-1]
 
     def read_int(self) -> int:
+        start = self.pos
         value = int(self.match(_INTEGER, "an integer and ';'"))
         if not _INT64[0] <= value <= _INT64[1]:
-            raise self.fail(f"integer {value} is out of PHP's 64-bit range")
+            raise self.fail(f"integer {value} is out of PHP's 64-bit range", start)
         return value
 
     def read_length(self, unit: str) -> int:
@@ -261,7 +262,8 @@ class _Reader:
         if value is _UNFINISHED:
             raise self.fail(f"reference to array {number} from inside itself (a cycle)", start)
         if object_only:
-            if not isinstance(value, PhpObject):
+            # Enum cases are objects too (singletons: a repeated case is written as r:).
+            if not isinstance(value, PhpObject | PhpEnum | PhpCustomObject):
                 raise self.fail(f"object reference r:{number} points at a non-object", start)
             self.new_slot(value)  # r: takes a slot of its own, R: does not (PHP's numbering)
         return value
