@@ -208,7 +208,7 @@ def test_worker_settings_set_on_the_job(built: dict[str, LaravelMessage]) -> Non
 
 def test_backoff_per_attempt_follows_laravel(built: dict[str, LaravelMessage]) -> None:
     job = parse(built["sms"])
-    assert [job.backoff_for(attempt) for attempt in (1, 2, 3, 4, 9)] == [10, 30, 60, 60, 60]
+    assert [job.backoff_for(attempt) for attempt in (0, 1, 2, 3, 4, 9)] == [10, 10, 30, 60, 60, 60]
 
 
 def test_attempts_come_from_the_laravel_header(built: dict[str, LaravelMessage]) -> None:
@@ -318,6 +318,12 @@ def test_fields_of_the_wrong_type_are_named(
     with pytest.raises(PayloadFieldError) as raised:
         parse_message(with_fields(built["sms"], **{field: value}))
     assert named in raised.value.reason
+
+
+def test_a_command_for_another_handler_is_refused(built: dict[str, LaravelMessage]) -> None:
+    with pytest.raises(PayloadFieldError, match="is not Illuminate") as raised:
+        parse_message(with_fields(built["sms"], job="App\\Handlers\\Legacy@handle"))
+    assert raised.value.job_class == SMS
 
 
 def test_a_backoff_that_is_not_seconds(built: dict[str, LaravelMessage]) -> None:

@@ -128,7 +128,7 @@ class LaravelJob(BaseModel):
         (Worker::calculateBackoff): the attempt's entry, else the last one."""
         if not self.backoff:
             return None
-        return self.backoff[min(attempt, len(self.backoff)) - 1]
+        return self.backoff[min(max(attempt, 1), len(self.backoff)) - 1]
 
     def arguments(self) -> dict[str, Any]:
         """The job's own properties by plain name, Eloquent models as their keys."""
@@ -182,6 +182,13 @@ def parse_message(
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise PayloadFieldError(f"{field}: {first['msg']}", job_class=command_name) from None
+    if payload.job != CALL_QUEUED_HANDLER:
+        # Only object jobs (dispatch(new Job)) run through this handler; another `job`
+        # would make the PHP worker call something else with this data.
+        raise PayloadFieldError(
+            f"job {payload.job!r} is not {CALL_QUEUED_HANDLER}, which runs queued objects",
+            job_class=command_name,
+        )
     command, encrypted = _read_command(payload.data.command, payload.data.commandName, app_keys)
     return LaravelJob(
         uuid=payload.uuid,
