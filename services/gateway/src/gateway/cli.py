@@ -32,6 +32,7 @@ from common import db
 from common.control import AuditLog, QueueControl, is_work_queue, paused_queues
 from common.dead_letters import FailedJobStore
 from common.errors import BrokerUnavailable, Conflict, NotFound
+from common.laravel import laravel_queues
 from common.lifecycle import LifecycleStore
 from common.publisher import Publisher
 from common.retention import Pruned, RetentionSettings, prune
@@ -46,7 +47,7 @@ from rich.table import Table
 from .auth.keys import DEFAULT_OVERLAP, KeyStore, parse_duration
 from .ops.admin_actions import cli_actor
 from .ops.keys import default_user
-from .ops.queues import mark_paused, queue_stats, unpark
+from .ops.queues import mark_laravel, mark_paused, queue_stats, unpark
 from .settings import GatewaySettings
 
 app = typer.Typer(
@@ -223,6 +224,7 @@ def queues() -> None:
         stats = await queue_stats(settings)
         redis = await connect_redis(settings.redis_url)
         try:
+            stats = mark_laravel(stats, await laravel_queues(redis, settings.redis_key_prefix))
             mark_paused(stats, await paused_queues(redis, settings.redis_key_prefix))
         finally:
             await redis.aclose()
@@ -232,7 +234,7 @@ def queues() -> None:
             table.add_column(column, justify="left" if column in ("Queue", "State") else "right")
         for q in stats:
             table.add_row(
-                q.name,
+                f"{q.name} [cyan](Laravel)[/]" if q.laravel else q.name,
                 str(q.ready),
                 str(q.unacked),
                 str(q.delayed),
@@ -345,7 +347,7 @@ def _queues_table(stats: list[Any], title: str) -> Table:
     for q in stats:
         wait = q.oldest_wait_seconds
         table.add_row(
-            q.name,
+            f"{q.name} [cyan](Laravel)[/]" if q.laravel else q.name,
             f"[bold yellow]{q.ready}[/]" if q.ready else "0",
             str(q.unacked),
             str(q.delayed),
@@ -365,7 +367,10 @@ def top(
     """A live view of the queues: depth, rates, consumers, oldest wait (Ctrl-C quits)."""
 
     async def frame(settings: GatewaySettings, waits: LifecycleStore) -> Group:
-        stats = await queue_stats(settings)
+        stats = mark_laravel(
+            await queue_stats(settings),
+            await laravel_queues(waits.redis, settings.redis_key_prefix),
+        )
         # Quorum queues report no head timestamp: estimate from the lifecycle records.
         estimated = await waits.oldest_waits({q.name: q.ready for q in stats})
         for q in stats:

@@ -11,13 +11,14 @@ import httpx
 from common.alerts import Alert, AlertMonitor
 from common.control import AuditRecord, paused_queues
 from common.dead_letters import FailedJob, drain_parked
+from common.laravel import laravel_queues
 from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
 from common.runtime import Runtime
 from common.topology import Queue
 from common.web import Section
 from pydantic import BaseModel
 
-from ..ops.queues import QueueStats, mark_paused, queue_stats
+from ..ops.queues import QueueStats, mark_laravel, mark_paused, queue_stats
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,9 @@ async def queues_with_waits(runtime: Runtime) -> list[QueueStats]:
     """Queue stats, with the oldest job's wait estimated where RabbitMQ gives none, and
     whether each is paused."""
     stats = await queue_stats(runtime.settings)
-    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
+    prefix = runtime.settings.redis_key_prefix
+    stats = mark_laravel(stats, await laravel_queues(runtime.redis, prefix))
+    mark_paused(stats, await paused_queues(runtime.redis, prefix))
     lifecycle = LifecycleStore(runtime.redis, runtime.settings)
     waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
     for q in stats:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 from common.dead_letters import FailedJobStore, drain_parked
+from common.laravel import LaravelQueue
 from common.publisher import Publisher
 from common.settings import RuntimeSettings
 from common.topology import PARKED_SUFFIX, Queue, all_queues
@@ -30,6 +31,9 @@ class QueueStats(BaseModel):
     parked: int = 0  # dead messages waiting in `<queue>.parked` for the failed-job store
     oldest_wait_seconds: float | None = None
     paused: bool = False  # paused by `relay queue pause` (no worker takes its jobs)
+    # A Laravel app's queue the bridge consumes, or the Relay-side queue its failed jobs
+    # are retried through (`laravel.<queue>`).
+    laravel: bool = False
 
 
 def mark_paused(stats: list[QueueStats], paused: Container[str]) -> list[QueueStats]:
@@ -37,6 +41,31 @@ def mark_paused(stats: list[QueueStats], paused: Container[str]) -> list[QueueSt
     for q in stats:
         q.paused = q.name in paused
     return stats
+
+
+def mark_laravel(stats: list[QueueStats], laravel: list[LaravelQueue]) -> list[QueueStats]:
+    """Flag the Laravel queues the bridges report, and their retry queues; add those on a
+    Laravel broker of their own (not in the management API's answer) with the depth the
+    bridge last saw (no consumer counted once no bridge reports)."""
+    by_name = {q.name: q for q in stats}
+    for reported in laravel:
+        if reported.retry_queue in by_name:
+            by_name[reported.retry_queue].laravel = True
+        if reported.on_relay_broker and reported.name in by_name:
+            by_name[reported.name].laravel = True
+            continue
+        if reported.name in by_name:  # a Relay queue of the same name: keep both apart
+            continue
+        by_name[reported.name] = QueueStats(
+            name=reported.name,
+            ready=reported.ready,
+            unacked=0,
+            consumers=reported.consumers if reported.fresh else 0,
+            publish_rate=0.0,
+            deliver_rate=0.0,
+            laravel=True,
+        )
+    return sorted(by_name.values(), key=lambda q: q.name)
 
 
 def _rate(stats: dict[str, Any], key: str) -> float:

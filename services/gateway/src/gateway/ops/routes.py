@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from common.control import paused_queues
 from common.dead_letters import FailedJob
+from common.laravel import laravel_queues
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -21,7 +22,7 @@ from .audit import router as audit_router
 from .control import router as control_router
 from .jobs import router as jobs_router
 from .keys import router as keys_router
-from .queues import QueueStats, mark_paused, queue_stats, unpark
+from .queues import QueueStats, mark_laravel, mark_paused, queue_stats, unpark
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 router.include_router(control_router)
@@ -40,7 +41,9 @@ async def queues(admin: AdminUser, runtime: RuntimeDep) -> dict[str, Any]:
             f"RabbitMQ management API unreachable ({error}); is the management plugin enabled?",
             headers={"Retry-After": "5"},
         ) from error
-    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
+    prefix = runtime.settings.redis_key_prefix
+    stats = mark_laravel(stats, await laravel_queues(runtime.redis, prefix))
+    mark_paused(stats, await paused_queues(runtime.redis, prefix))
     answer: dict[str, Any] = {"queues": [s.model_dump() for s in stats]}
     for name, section in queue_sections().items():
         answer[name] = await section(runtime)
