@@ -29,6 +29,7 @@ PROCESSES = {
     "tournaments": "tournaments.__main__",
     "scheduler": "tournaments.scheduler",
     "notifications": "notifications.__main__",
+    "bridge": "bridge.__main__",
 }
 # Run in a process of its own: the settings classes a process's modules define (and their
 # bases) are the environment variables it reads.
