@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .envelope import Envelope, Job, job_type
+from .envelope import ATTEMPT, Envelope, Job, job_type
 from .errors import BrokerUnavailable
 from .publisher import Publisher
 from .safe_text import jsonable
@@ -183,6 +183,7 @@ def _entry(queue: Queue, job: Job, envelope: Envelope) -> OutboxEntry:
         message_id=envelope.message_id,
         job_type=envelope.job_type,
         correlation_id=envelope.correlation_id,
+        attempt=envelope.attempt,
         headers=dict(headers),
     )
     return OutboxEntry(
@@ -191,11 +192,15 @@ def _entry(queue: Queue, job: Job, envelope: Envelope) -> OutboxEntry:
 
 
 def _from_row(row: asyncpg.Record) -> OutboxEntry:
+    headers = json.loads(row["headers"])
+    attempt = headers.get(ATTEMPT)
     envelope = Envelope(
         message_id=row["message_id"],
         job_type=row["job_type"],
         correlation_id=row["correlation_id"],
-        headers=json.loads(row["headers"]),
+        # A job may start past attempt 1 (a producer's own count, e.g. a Laravel job's).
+        attempt=attempt if isinstance(attempt, int) and attempt >= 1 else 1,
+        headers=headers,
     )
     return OutboxEntry(row["id"], row["exchange"], row["routing_key"], bytes(row["body"]), envelope)
 
