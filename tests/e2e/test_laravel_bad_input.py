@@ -109,10 +109,11 @@ def test_every_kind_of_bad_input_ends_in_the_failed_store_with_its_exact_bytes(
     stored = {failed_body(stack, row["id"]): row for row in failed}
     assert set(stored) == {m.body for m in expected} | set(bodies.values())  # exact bytes
     reasons = {body: row["error"] for body, row in stored.items()}
-    assert reasons[no_phone.body].startswith(f"{SMS_JOB}, property 'phone' or 'to'")
-    assert "is missing" in reasons[no_phone.body]
+    assert reasons[no_phone.body] == (
+        f"{SMS_JOB}, property 'phone': is missing (nor is 'to' or 'phoneNumber' or 'recipient')"
+    )
     assert reasons[phone_array.body] == f"{SMS_JOB}, property 'phone': must be text, not array"
-    assert reasons[bad_number.body].startswith(f"{SMS_JOB}, property 'phone': not a valid phone")
+    assert reasons[bad_number.body].startswith(f"{SMS_JOB}, property 'phone': not a phone number")
     assert reasons[other_key.body].startswith(f"{OTP_JOB}: ")  # the MAC does not match
     assert reasons[bodies["not_json"]].startswith("the body is not JSON")
     assert reasons[bodies["no_command"]].startswith(f"{SMS_JOB}: no data.command")

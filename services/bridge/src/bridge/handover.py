@@ -218,11 +218,11 @@ def _check_carried(job: LaravelJob) -> None:
 def _property_error(
     job: LaravelJob, mapping: JobMapping, found: Mapping[str, str], bad: LaravelInputError
 ) -> PropertyError:
-    return PropertyError(
-        bad.problem,
-        job_class=job.command_name,
-        property_name=mapping.property_of(bad.field, found),
-    )
+    name, others = mapping.property_of(bad.field, found)
+    problem = bad.problem
+    if others:
+        problem += " (nor is " + " or ".join(repr(other) for other in others) + ")"
+    return PropertyError(problem, job_class=job.command_name, property_name=name)
 
 
 def _refused(error: LaravelWireError) -> Refused:

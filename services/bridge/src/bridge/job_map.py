@@ -40,12 +40,13 @@ class JobMapping:
     adapter: LaravelAdapter
     fields: Mapping[str, tuple[str, ...]]
 
-    def property_of(self, field: str, found: Mapping[str, str]) -> str:
-        """The property a field came from, or (when it was missing) the names it is read from."""
+    def property_of(self, field: str, found: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+        """The property a field came from; when it was missing, the first name it is read
+        from and the others that were looked for too."""
         if field in found:
-            return found[field]
+            return found[field], ()
         names = self.fields.get(field, (field,))
-        return names[0] + "".join(f"' or '{name}" for name in names[1:])
+        return names[0], names[1:]
 
     def resolve(self, arguments: Mapping[str, Any], found: dict[str, str]) -> dict[str, Any]:
         """The fields found among the job's properties; `found` is told which property
