@@ -1,6 +1,7 @@
 """Consuming queues on one broker: a robust connection (reconnected by itself, like every
-Relay process), one channel with a bounded prefetch per queue, manual acks left to the
-handler, and a drain on stop.
+Relay process), one channel with a bounded prefetch per queue, the handler's decision
+carried out (acks batched per queue as the runtime's workers batch them, or the message
+handed back), and a drain on stop.
 
 The Laravel queues are declared as the Laravel RabbitMQ driver declares them (durable, no
 arguments), and only when missing: a queue that exists, of whatever kind, is used as it
@@ -17,10 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from aio_pika.exceptions import ChannelClosed, ChannelNotFoundEntity
 from common.broker import connect_when_ready
+from common.consumer.acks import BatchedAcks
 
 log = logging.getLogger("relay.bridge")
 
-Handler = Callable[[str, AbstractIncomingMessage], Awaitable[None]]
+# Settles one delivery of a queue: True to ack it, False to hand it back to the queue.
+Handler = Callable[[str, AbstractIncomingMessage], Awaitable[bool]]
 
 
 async def declare_as_laravel(connection: AbstractRobustConnection, name: str) -> None:
@@ -55,6 +58,7 @@ class QueueConsumer:
         self._queues: dict[str, AbstractQueue] = {}
         self._consumers: dict[str, str] = {}
         self.paused: set[str] = set()  # `relay queue pause`: declared, not consumed
+        self._acks: dict[str, BatchedAcks] = {}
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -82,6 +86,7 @@ class QueueConsumer:
         # Passive and robust: aio-pika consumes it again after a reconnect.
         queue = await channel.declare_queue(queue_name, passive=True)
         self._queues[queue_name] = queue
+        self._acks[queue_name] = BatchedAcks()
         if paused:
             self.paused.add(queue_name)
         else:
@@ -120,11 +125,18 @@ class QueueConsumer:
                 await channel.close()
 
     def _callback(self, queue_name: str) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        acks = self._acks[queue_name]
+
         async def on_message(message: AbstractIncomingMessage) -> None:
+            acks.delivered(message)  # before any await: tags stay in order
             self._in_flight += 1
             self._idle.clear()
             try:
-                await self.handler(queue_name, message)
+                if await self.handler(queue_name, message):
+                    acks.finished(message)
+                else:
+                    acks.forget(message)
+                    await _hand_back(message)
             finally:
                 self._in_flight -= 1
                 if self._in_flight == 0:
@@ -147,6 +159,15 @@ class QueueConsumer:
                 "grace period over; unfinished Laravel jobs return to their queues",
                 extra={"in_flight": self._in_flight, "connection": self.name},
             )
+        for acks in self._acks.values():
+            await acks.drain()
         if self.connection is not None:
             with contextlib.suppress(Exception):
                 await self.connection.close()
+
+
+async def _hand_back(message: AbstractIncomingMessage) -> None:
+    try:
+        await message.nack(requeue=True)
+    except Exception as lost:  # the channel closed: the broker returns it anyway
+        log.warning("nack lost; the message returns anyway", extra={"error": repr(lost)})

@@ -59,11 +59,11 @@ async def run_bridge(settings: BridgeSettings) -> None:
         await runtime.close()
         return
 
-    async def from_laravel(queue_name: str, message: AbstractIncomingMessage) -> None:
-        await settler.settle(queue_name, message)
+    async def from_laravel(queue_name: str, message: AbstractIncomingMessage) -> bool:
+        return await settler.settle(queue_name, message)
 
-    async def retried(queue_name: str, message: AbstractIncomingMessage) -> None:
-        await settler.settle(laravel_queue_of(queue_name), message)
+    async def retried(queue_name: str, message: AbstractIncomingMessage) -> bool:
+        return await settler.settle(laravel_queue_of(queue_name), message)
 
     prefetch = settings.laravel_prefetch
     laravel = QueueConsumer(

@@ -36,8 +36,6 @@ log = logging.getLogger("relay.bridge")
 
 _PAUSE_FIRST, _PAUSE_MAX = 0.5, 30.0
 _LIFECYCLE = {
-    Verdict.accepted.value: Outcome.done,
-    Verdict.duplicate.value: Outcome.duplicate,
     "failed": Outcome.failed,
     "parked": Outcome.parked,
     "requeued": Outcome.requeued,
@@ -66,9 +64,9 @@ class Settler:
         self.recorder = recorder
         self.stopping = False
 
-    async def settle(self, laravel_queue: str, message: AbstractIncomingMessage) -> None:
+    async def settle(self, laravel_queue: str, message: AbstractIncomingMessage) -> bool:
         """Hand `message` (from Laravel queue `laravel_queue`, or its Relay-side retry
-        queue) over, and ack, bury or hand it back."""
+        queue) over, or bury it; True when it may be acked, False to hand it back."""
         started = time.monotonic()
         peek = Peek.of(message.body)
         envelope = _envelope(message, peek)
@@ -82,31 +80,18 @@ class Settler:
                 dead = DeadMessage.delivered(retry_queue_name(laravel_queue), message, envelope)
                 outcome = (await self.burial.bury(dead, refused.reason, refused.trace)).value
             except Stopping:
-                await _hand_back(message)
+                pass  # handed back as it is
             except Exception as trouble:  # parking failed too: the broker is in trouble
                 error = repr(trouble)
                 log.exception("could not settle a Laravel message", extra={"queue": laravel_queue})
                 await asyncio.sleep(1.0)  # a pause before it comes back, not a hot loop
-                await _hand_back(message)
-            if outcome != "requeued":
-                await _ack(message)
             if span is not None and error:
                 span.set_status(Status(StatusCode.ERROR, error))
         self.reports.count(peek.job_class, outcome)
         duration = time.monotonic() - started
-        log.info(
-            "laravel job %s",
-            outcome,
-            extra={
-                "job": peek.job_class,
-                "queue": laravel_queue,
-                "message_id": envelope.message_id,
-                "attempt": envelope.attempt,
-                "duration_ms": round(duration * 1000, 2),
-                "outcome": outcome,
-                **({"error": error} if error else {}),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            self._log(laravel_queue, peek, envelope, outcome, duration, error)
+        # Failures only: an accepted job becomes a Relay job, whose worker records it.
         if self.recorder is not None and outcome in _LIFECYCLE:
             await self.recorder.observe(
                 JobOutcome(
@@ -122,6 +107,30 @@ class Settler:
                     body=message.body,
                 )
             )
+        return outcome != "requeued"
+
+    @staticmethod
+    def _log(
+        laravel_queue: str,
+        peek: Peek,
+        envelope: Envelope,
+        outcome: str,
+        duration: float,
+        error: str | None,
+    ) -> None:
+        log.info(
+            "laravel job %s",
+            outcome,
+            extra={
+                "job": peek.job_class,
+                "queue": laravel_queue,
+                "message_id": envelope.message_id,
+                "attempt": envelope.attempt,
+                "duration_ms": round(duration * 1000, 2),
+                "outcome": outcome,
+                **({"error": error} if error else {}),
+            },
+        )
 
     async def _patiently(
         self, laravel_queue: str, message: AbstractIncomingMessage, peek: Peek
@@ -166,17 +175,3 @@ def _envelope(message: AbstractIncomingMessage, peek: Peek) -> Envelope:
         attempt=attempts_from_headers(headers) + 1,
         headers=headers,
     )
-
-
-async def _ack(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.ack()
-    except Exception as lost:  # the channel closed meanwhile: it will be redelivered
-        log.warning("ack lost; the message will be redelivered", extra={"error": repr(lost)})
-
-
-async def _hand_back(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.nack(requeue=True)
-    except Exception as lost:
-        log.warning("nack lost; the message returns anyway", extra={"error": repr(lost)})
