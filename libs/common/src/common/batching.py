@@ -2,9 +2,10 @@
 for many small writes, while every caller still awaits (and handles) its own result.
 
 A batch opens with its first call and runs `window` seconds later, or as soon as it holds
-`max_size` calls; batches run concurrently. `run` answers one result per item, in order (an
-exception in a slot is raised to that caller only); when `run` itself raises, every caller
-of the batch gets that exception.
+`max_size` calls. At most `max_running` batches run at once; calls arriving meanwhile wait
+for one to finish and go together (group commit: the slower the batches, the larger they
+get). `run` answers one result per item, in order (an exception in a slot is raised to
+that caller only); when `run` itself raises, every caller of the batch gets it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ class Coalescer(Generic[Item, Result]):
         *,
         max_size: int = 100,
         window: float = 0.002,
+        max_running: int = 2,
     ) -> None:
         self.run = run
         self.max_size = max_size
         self.window = window
+        self.max_running = max_running
         self._items: list[Item] = []
         self._waiters: list[asyncio.Future[Result]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -50,12 +53,18 @@ class Coalescer(Generic[Item, Result]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        items, waiters = self._items, self._waiters
-        self._items, self._waiters = [], []
-        if items:
+        # Past `max_running`, the next batch starts when a running one ends.
+        while self._items and len(self._running) < self.max_running:
+            items, waiters = self._items[: self.max_size], self._waiters[: self.max_size]
+            del self._items[: self.max_size], self._waiters[: self.max_size]
             task = asyncio.create_task(self._run(items, waiters))
             self._running.add(task)  # held until done: a bare task may be collected
-            task.add_done_callback(self._running.discard)
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if self._items:
+            self._close()
 
     async def _run(self, items: list[Item], waiters: list[asyncio.Future[Result]]) -> None:
         try:
