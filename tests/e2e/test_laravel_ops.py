@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.test_ops_tracing import spans_in
@@ -84,6 +85,15 @@ def test_queues_counts_and_one_trace_are_visible_where_operators_look(
 
         gateway_metrics = eventually(counted, timeout=30, interval=0.5)
         assert _metric(gateway_metrics, "unreadable", "failed") == 1
+    with httpx.Client(base_url=stack.url, timeout=15) as anonymous:
+        login = anonymous.post("/dashboard/login", data={"key": ADMIN_KEY})
+    with httpx.Client(base_url=stack.url, timeout=15, cookies=login.cookies) as browser:
+        rows = browser.get("/dashboard/sections").json()["queues"].split("<tr ")
+    [sms_row] = [row for row in rows if row.startswith('data-queue="sms"')]
+    [send_row] = [row for row in rows if row.startswith('data-queue="sms.send"')]
+    assert "badge laravel" in sms_row and "badge laravel" not in send_row
+    # The Laravel app's queue is its own to clear (php artisan queue:clear).
+    assert "/clear" not in sms_row and "/clear" in send_row
     own = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
     assert _metric(own.decode(), SMS_JOB, "accepted") == 2
 

@@ -29,14 +29,13 @@ def fresh_logs(stack: Stack) -> None:
         log.unlink()
 
 
-def start_bridge(stack: Stack, queues: str, label: str = "bridge", **env: Any) -> str:
+def start_bridge(stack: Stack, queues: str, **env: Any) -> None:
     """The bridge consuming the Laravel queues `queues` (comma separated) on the test's
-    vhost; returns once it consumes every one of them."""
-    started = stack.start("bridge", LARAVEL_QUEUES=queues, **env)
+    vhost; returns once it consumes every one of them and their retry queues."""
+    stack.start("bridge", LARAVEL_QUEUES=queues, **env)
     for queue in queues.split(","):
         stack.wait_consuming(queue)
         stack.wait_consuming(f"laravel.{queue}")
-    return started if label == "bridge" else label
 
 
 def dispatch(

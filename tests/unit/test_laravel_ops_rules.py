@@ -46,17 +46,17 @@ async def test_a_full_batch_runs_at_once_and_a_failed_batch_fails_each_caller() 
 
 async def test_calls_made_while_batches_run_wait_and_go_together() -> None:
     batches: list[list[int]] = []
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def run(items: list[int]) -> list[int | BaseException]:
         batches.append(items)
+        started.set()
         await release.wait()
         return list(items)
 
     coalescer: Coalescer[int, int] = Coalescer(run, max_size=3, window=0.001, max_running=1)
     first = asyncio.ensure_future(coalescer.submit(0))
-    while not batches:
-        await asyncio.sleep(0.001)
+    await started.wait()
     later = [asyncio.ensure_future(coalescer.submit(n)) for n in range(1, 6)]
     await asyncio.sleep(0.01)
     assert batches == [[0]]  # the others wait for the running batch
