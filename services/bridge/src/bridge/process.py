@@ -18,7 +18,6 @@ from common.dead_letters import Burial, drain_parked
 from common.laravel import LaravelFiles, registered_adapters
 from common.lifecycle import LifecycleRecorder
 from common.outbox import sweep_forever
-from common.publisher import declare
 from common.runtime import Runtime
 from common.topology import Queue, all_queues
 from prometheus_client import start_http_server
@@ -112,7 +111,7 @@ async def run_bridge(settings: BridgeSettings) -> None:
         await declare_as_laravel(connection, name)
     if settings.laravel_unmapped_queue:
         forwarder = Forwarder(connection, settings.laravel_unmapped_queue, settings.publish_timeout)
-    await declare(await relay_side.connect(), retries, settings)
+    await relay_side.connect()  # its queues were declared with Relay's (Runtime.start)
     # Paused queues are read before consuming: a paused queue stays paused across restarts.
     served = BridgeQueues(laravel, relay_side)
     control = WorkerControl(
