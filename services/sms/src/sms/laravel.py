@@ -13,8 +13,10 @@ job's user, and the same job twice makes one SMS.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from common.batching import Coalescer
 from common.laravel import Created, LaravelAdapter, LaravelCall, LaravelInputError, input_error
 from common.runtime import Runtime
@@ -57,6 +59,11 @@ async def accept_sms(runtime: Runtime, call: LaravelCall) -> Created:
     return Created("sms", queued.answer.id, queued.new)
 
 
+_REFUSED_DATA = (
+    asyncpg.exceptions.DataError,
+    asyncpg.exceptions.IntegrityConstraintViolationError,
+    asyncpg.exceptions.ProgramLimitExceededError,
+)
 # SMS handed over at about the same time are stored and queued together: one transaction
 # and one round of confirms for up to a prefetch's worth of Laravel jobs.
 _coalescers: dict[int, Coalescer[NewSms, Queued[SmsQueued]]] = {}
@@ -66,8 +73,20 @@ def _single_sends(runtime: Runtime) -> Coalescer[NewSms, Queued[SmsQueued]]:
     found = _coalescers.get(id(runtime))
     if found is None:
 
-        async def run(batch: list[NewSms]) -> list[Queued[SmsQueued] | IdTaken]:
-            return await queue_sms_many(runtime, batch)
+        async def run(batch: list[NewSms]) -> Sequence[Queued[SmsQueued] | BaseException]:
+            try:
+                return await queue_sms_many(runtime, batch)
+            except _REFUSED_DATA:
+                if len(batch) == 1:
+                    raise
+            # Postgres refused one message's data: each on its own, so only it fails.
+            results: list[Queued[SmsQueued] | BaseException] = []
+            for message in batch:
+                try:
+                    results += await queue_sms_many(runtime, [message])
+                except _REFUSED_DATA as refused:
+                    results.append(refused)  # buried with its reason, alone
+            return results
 
         found = _coalescers[id(runtime)] = Coalescer(run, max_size=100, window=0.005)
     return found
