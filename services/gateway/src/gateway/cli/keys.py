@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -108,7 +108,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")
     console().print(table)
 
 
-def _state(key: Any, now: float) -> str:
+def _state(key: KeyRecord, now: float) -> str:
     if key.revoked_at:
         return "revoked"
     if key.expires_at and key.expires_at.timestamp() <= now:
