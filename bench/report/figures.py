@@ -214,10 +214,11 @@ def soak(record: Record, path: Path) -> Path:
     for worker in samples[0].get("done", {}):
         _rate_line(rate_axis, samples, worker)
     load_end = record["data"]["load_end_s"] / 60
-    for axis in (rss_axis, rate_axis):
+    rate_axis.set_ylim(bottom=0)
+    for axis, corner in ((rss_axis, "lower right"), (rate_axis, "lower right")):
         axis.axvline(load_end, color="gray", linestyle=":")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="small", loc="upper left")
+        axis.legend(fontsize="small", loc=corner)
     parameters = record["parameters"]
     rate_axis.set_title(
         f"jobs done per second per worker (load: {parameters.get('sms', 0):g} sms/s, "
