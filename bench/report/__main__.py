@@ -26,7 +26,9 @@ from bench.results import DEFAULT_DIR, REPO_ROOT, load, now
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.report", description=__doc__.splitlines()[0]
+        prog="python -m bench.report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--from-saved", metavar="DIR", type=Path, help="draw from the results in DIR; run nothing"

@@ -99,11 +99,15 @@ def campaign_sizes(records: Sequence[Record], path: Path) -> Path:
         rows = data["campaigns"]
         sizes = [row["recipients"] for row in rows]
         label = f"{data['body'].upper()} body"
-        rate_axis.plot(sizes, [row["msgs_per_s"] for row in rows], marker="o", label=label)
+        color = "tab:orange" if data["body"] == "json" else "tab:blue"
+        rate_axis.plot(
+            sizes, [row["msgs_per_s"] for row in rows], marker="o", color=color, label=label
+        )
         cpu_axis.plot(
             sizes,
             [row["worker_cpu_us_per_msg"] for row in rows],
             marker="o",
+            color=color,
             label=f"worker, {label}",
         )
         cpu_axis.plot(
@@ -111,6 +115,7 @@ def campaign_sizes(records: Sequence[Record], path: Path) -> Path:
             [row["postgres_cpu_us_per_msg"] for row in rows],
             marker="s",
             linestyle="--",
+            color=color,
             label=f"Postgres, {label}",
         )
     rate_axis.set_title("campaign msg/s, from the POST until settled\n(1 sms worker)")
