@@ -10,6 +10,7 @@ from bench.report.sources import (
     BY_KIND,
     SOURCES,
     Record,
+    busy,
     commit_line,
     load_line,
     machine_line,
@@ -234,11 +235,18 @@ def render(
         "and the command of what it shows; a figure from a run smaller than the full-size one "
         "says **REDUCED RUN** and why. The machine may have been shared with other work: the "
         "load average says how busy it was.",
-        "",
-        "## Sources",
-        "",
-        *sources_table(records),
     ]
+    small = [s.what for s in SOURCES if s.kind in records and reduced(records[s.kind])]
+    if small:
+        lines += ["", f"**From reduced runs** (indicative only): {'; '.join(small)}."]
+    crowded = [s.what for s in SOURCES if s.kind in records and busy(records[s.kind])]
+    if crowded:
+        lines += [
+            "",
+            "**Measured on a busy machine** (load average above the core count, so every "
+            f"rate is lower and noisier than on a quiet one): {'; '.join(crowded)}.",
+        ]
+    lines += ["", "## Sources", "", *sources_table(records)]
     for title, kinds, png, numbers in SECTIONS:
         lines += ["", f"## {title}", ""]
         found = [records[kind] for kind in kinds if kind in records]

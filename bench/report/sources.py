@@ -130,10 +130,20 @@ def load_line(record: Record) -> str:
     return f"load {start:.1f} → {end:.1f}"
 
 
+def busy(record: Record) -> bool:
+    """Was the machine busier than its cores at the start or the end of the run?"""
+    load = record.get("load_average") or {}
+    cores = (record.get("machine") or {}).get("cores") or 0
+    peak = max(load.get("start") or 0, load.get("end") or 0)
+    return bool(cores) and peak > cores
+
+
 def caption(record: Record) -> str:
     """Two lines for a figure's footer: machine, date, commit, load; the command."""
     date = str(record.get("started", "?")).replace("T", " ").replace("Z", " UTC")
     first = f"{machine_line(record)} · {date} · commit {commit_line(record)} · {load_line(record)}"
     line = f"{first}\n$ {record.get('command', '?')}"
+    if busy(record):
+        line += "\nBUSY MACHINE: load average above the core count, figures indicative only"
     why = reduced(record)
     return f"{line}\nREDUCED RUN: {why}" if why else line
