@@ -7,7 +7,7 @@ import asyncio
 import subprocess
 from typing import Any
 
-from common.queue_control import QueueControl
+from common.control import QueueControl
 
 from tests.e2e.ops_support import DEMO, Demo, start_demo_worker
 from tests.support import eventually_async

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from common.autoscale import Autoscaler
 from common.consumer import JobContext, JobRouter, Worker
+from common.consumer.autoscale import Autoscaler
 from common.envelope import Job
 from common.topology import Queue
 

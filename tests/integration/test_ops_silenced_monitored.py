@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from common import metrics
 from common.consumer import JobContext, JobRouter, Worker
 from common.envelope import Job
 from common.errors import Permanent
 from common.lifecycle import LifecycleRecorder, LifecycleStore
 from common.runtime import Runtime
+from common.telemetry import metrics
 from common.topology import Queue
 
 from tests.support import eventually_async

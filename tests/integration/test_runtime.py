@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pika
 import pytest
-from common.consumer import JobContext, JobRouter, Worker
+from common.consumer import Death, JobContext, JobRouter, Unfinished, Worker
 from common.envelope import Envelope, Job
 from common.errors import Permanent, RetryLater
 from common.runtime import Runtime
@@ -126,24 +126,24 @@ async def test_a_job_of_parts_retries_and_buries_each_part_on_its_own(
     runtime = await runtime_factory([QUEUE], **FAST)
     router = JobRouter()
     seen: list[tuple[tuple[str, ...], int, float]] = []
+    mourned: list[tuple[tuple[str, ...], str]] = []
 
-    @router.handler(QUEUE)
-    async def in_parts(job: Parts, ctx: JobContext) -> None:
+    async def died(job: Parts, ctx: JobContext, death: Death) -> None:
+        mourned.append((tuple(job.keys), death.reason))
+
+    @router.handler(QUEUE, on_dead=died)
+    async def in_parts(job: Parts, ctx: JobContext) -> list[Unfinished]:
         seen.append((tuple(job.keys), ctx.attempt, time.monotonic()))
+        unfinished = []
         for key in job.keys:
             part = Parts(keys=[key])
             if key == "bad":
-                await ctx.bury(part, message_id=key, error="refused", attempts=ctx.attempt)
+                unfinished.append(Unfinished(part, key, Permanent("refused")))
             elif key == "flaky" and ctx.attempt < 2:
-                await ctx.defer(
-                    part,
-                    message_id=key,
-                    delay=ctx.retry_delay(ctx.attempt),
-                    attempt=ctx.attempt + 1,
-                    error="hiccup",
-                )
-            elif key == "big" and len(job.keys) > 1:  # re-queued once, then done
-                await ctx.defer(part, message_id="now", delay=0, attempt=ctx.attempt)
+                unfinished.append(Unfinished(part, key, RuntimeError("hiccup")))
+            elif key == "big" and len(job.keys) > 1:  # handed back once, then done
+                unfinished.append(Unfinished(part, "now", RetryLater(0, "split")))
+        return unfinished
 
     worker = await start_worker(runtime, router)
     await runtime.publisher.publish(QUEUE, Parts(keys=["ok", "flaky", "bad", "big"]))
@@ -158,7 +158,8 @@ async def test_a_job_of_parts_retries_and_buries_each_part_on_its_own(
     assert by_keys[("flaky",)][0] == 2 and by_keys[("flaky",)][1] - whole[2] >= 0.2
     [record] = await runtime.failed_jobs.list()
     assert (record.queue, record.message_id, record.type) == (QUEUE.name, "bad", "Parts")
-    assert record.payload == {"keys": ["bad"]} and record.error == "refused"
+    assert record.payload == {"keys": ["bad"]} and record.error == "Permanent: refused"
+    assert mourned == [(("bad",), "refused")], "on_dead runs once, for the dead part only"
 
 
 async def test_retry_later_waits_without_spending_an_attempt(runtime_factory: Any) -> None:

@@ -26,8 +26,8 @@ import httpx
 import pika
 import pytest
 from common.consumer import JobContext, JobRouter, Worker
+from common.dead_letters import FailedJobStore
 from common.envelope import Job
-from common.failed_jobs import FailedJobStore
 from common.runtime import Runtime
 from common.topology import Queue
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from common.lifecycle_records import Keys
+from common.lifecycle import Keys
 from common.retention import Kind, RetentionSettings, prune
 from common.runtime import Runtime
 from common.settings import RuntimeSettings

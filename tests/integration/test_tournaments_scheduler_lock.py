@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from common.schedule import PeriodicJob, SlotLock
+from common.scheduling import PeriodicJob, SlotLock
 from common.topology import Queue, all_queues
 from tournaments.contracts import CHECK_FULL
 from tournaments.scheduler import Scheduler

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from common.logs import JsonFormatter, RedactingFilter
+from common.telemetry.logs import JsonFormatter, RedactingFilter
 
 
 def _line(message: str, *args: object, **extra: object) -> dict[str, object]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from common.alert_channels import Alert, slack_message
-from common.queue_control import is_work_queue
-from common.span_buffer import RecentTraces, subtree
+from common.alerts.channels import Alert, slack_message
+from common.control import is_work_queue
+from common.telemetry.span_buffer import RecentTraces, subtree
 from gateway.ops.jaeger import spans_from_jaeger, trace_link
 from gateway.ops.job_details import safe_preview
 

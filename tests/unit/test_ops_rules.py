@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from common.autoscale import change_log_level, next_prefetch
+from common.consumer.autoscale import change_log_level, next_prefetch
 from common.lifecycle import tags_of
 from hypothesis import given
 from hypothesis import strategies as st

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common.scrubbing import SCRUBBED, mask_phone, scrub, scrub_text
+from common.telemetry.scrubbing import SCRUBBED, mask_phone, scrub, scrub_text
 
 
 def test_secret_named_values_are_replaced_at_any_depth() -> None:

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from common import acks
-from common.acks import BatchedAcks
+from common.consumer import acks
+from common.consumer.acks import BatchedAcks
+from common.consumer.intake import Refused, read_job
 from common.envelope import Job
-from common.intake import Refused, read_job
 from common.safe_text import PREVIEW_CHARS, body_preview, jsonable, preview_payload, storable
 from hypothesis import given
 from hypothesis import strategies as st

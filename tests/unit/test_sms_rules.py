@@ -9,21 +9,8 @@ from common.ratelimit import Rate
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sms.contracts import (
-    GSM7_BASIC,
-    GSM7_EXTENSION,
-    MAX_BATCH,
-    Encoding,
-    SendSmsBatch,
-    SmsStatus,
-    breaker_state,
-    campaign_message_id,
-    can_move,
-    keyword_of,
-    personalise,
-    segment,
-    sources_of,
-)
+from sms.breaker import breaker_state
+from sms.contracts import MAX_BATCH, SendSmsBatch, campaign_message_id
 from sms.domain import (
     ProviderVerdict,
     apply_receipts,
@@ -31,11 +18,14 @@ from sms.domain import (
     chunk_size,
     classify_http_status,
     pacing_burst,
-    wait_step,
 )
-from sms.jobs import Sending
+from sms.opt_out import keyword_of
+from sms.personalisation import personalise
 from sms.providers.log import LogProvider
+from sms.segments import GSM7_BASIC, GSM7_EXTENSION, Encoding, segment
+from sms.sending import Sending
 from sms.settings import SmsSettings
+from sms.statuses import SmsStatus, can_move, sources_of
 
 
 @pytest.mark.parametrize(
@@ -155,13 +145,6 @@ def test_small_campaigns_go_at_once_and_large_ones_in_chunks() -> None:
     assert [(c.start, c.stop, c.is_last) for c in chunks] == [
         (0, 50, False), (50, 100, False), (100, 120, True)
     ]  # fmt: skip
-
-
-def test_waits_step_down_through_tiers_without_overshooting() -> None:
-    tiers = [0.2, 1.0, 5.0, 10.0, 30.0, 300.0]
-    assert wait_step(0.4, tiers) == 0.4
-    assert wait_step(12.0, tiers) == 10.0
-    assert wait_step(4.0, tiers) == 1.0
 
 
 def test_campaign_message_ids_are_deterministic() -> None:

@@ -18,9 +18,11 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aio_pika.robust_connection import RobustConnection
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from yarl import URL
 
 log = logging.getLogger(__name__)
+waiting_log = logging.getLogger("relay.jobs")
 
 # Seconds between reconnect attempts (aio-pika's default is 5): a failover should be
 # measured in seconds, and an attempt at a dead node fails fast (connection refused) or
@@ -96,3 +98,19 @@ async def connect(urls: Sequence[str], name: str, **kwargs: Any) -> AbstractRobu
             await connection.close()
     assert failure is not None
     raise failure
+
+
+async def connect_when_ready(urls: list[str], name: str) -> AbstractRobustConnection:
+    """A robust connection to any node of `urls` (named `name` in the management UI),
+    retried with backoff (0.2 s doubling to 5 s) until one answers."""
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception_type((OSError, aio_pika.exceptions.AMQPError)),
+        before_sleep=lambda state: waiting_log.warning(
+            "waiting for rabbitmq",
+            extra={"error": repr(state.outcome.exception() if state.outcome else None)},
+        ),
+    ):
+        with attempt:
+            return await connect(urls, name)
+    raise AssertionError("unreachable: AsyncRetrying retries until connect returns")

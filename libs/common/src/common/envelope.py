@@ -18,6 +18,12 @@ USER_ID = "x-user-id"
 IDEMPOTENCY_KEY = "x-idempotency-key"
 RETRIED_FROM = "x-retried-from"
 ENQUEUED_AT = "x-enqueued-at"
+# A message's own retry policy (common.consumer.retries), e.g. from a Laravel job's
+# `$tries`, `$backoff`, `$timeout` and `retryUntil()`.
+MAX_ATTEMPTS = "x-max-attempts"
+RETRY_DELAYS = "x-retry-delays"
+TIMEOUT = "x-timeout"
+RETRY_UNTIL = "x-retry-until"
 
 
 class Job(BaseModel):

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from . import tracing
 from .envelope import Envelope, Job, job_type
 from .errors import BrokerUnavailable
 from .publisher import Publisher
 from .safe_text import jsonable
+from .telemetry import tracing
 from .topology import Queue
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,11 @@ from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AMQPError as AiormqError
 from pamqp.commands import Basic
 
-from . import broker, tracing
+from . import broker
 from .envelope import Envelope, Job, job_type
 from .errors import BrokerUnavailable
 from .settings import RuntimeSettings
+from .telemetry import tracing
 from .topology import CONTROL, EVENTS, Exchange, Queue, exchange_of
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,9 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .lifecycle_pruning import prune_dashboard_records
+from .lifecycle.pruning import prune_dashboard_records
 from .runtime import Runtime
-from .schedule import PeriodicJob, SlotLock
+from .scheduling.slots import PeriodicJob, SlotLock
 from .topology import Queue
 
 log = logging.getLogger("relay.retention")

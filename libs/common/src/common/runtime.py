@@ -13,16 +13,16 @@ from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from . import db
-from .audit import AuditLog
-from .error_reports import setup_error_reports
-from .failed_jobs import FailedJobStore
-from .logs import configure_logging
+from .control.audit import AuditLog
+from .dead_letters.failed_jobs import FailedJobStore
 from .outbox import Outbox
 from .publisher import Publisher
 from .ratelimit import RateLimiter
 from .settings import RuntimeSettings
+from .telemetry.error_reports import setup_error_reports
+from .telemetry.logs import configure_logging
+from .telemetry.tracing import setup_tracing
 from .topology import Queue, all_queues
-from .tracing import setup_tracing
 
 log = logging.getLogger(__name__)
 

@@ -133,7 +133,3 @@ class RuntimeSettings(BaseSettings):
         """The virtual host named in RABBITMQ_URL ("/" when none)."""
         path = urlsplit(self.broker_urls[0]).path
         return path[1:] if len(path) > 1 else "/"
-
-    def retry_delay(self, attempt: int) -> float:
-        """Seconds to wait after failed `attempt` (1-based); the last delay repeats."""
-        return self.job_retry_delays[min(attempt, len(self.job_retry_delays)) - 1]

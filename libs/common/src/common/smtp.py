@@ -13,7 +13,7 @@ import aiosmtplib
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from . import tracing
+from .telemetry import tracing
 
 
 class SmtpSettings(BaseSettings):

@@ -246,6 +246,6 @@ def render_definitions() -> str:
 if __name__ == "__main__":
     # Through the package, not this `__main__` copy: the domains' entry points build their
     # declarations with common.topology's classes.
-    from common.topology import render_definitions as render
+    from .topology import render_definitions as render
 
     print(render(), end="")

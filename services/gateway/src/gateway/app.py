@@ -8,11 +8,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from common.error_reports import setup_error_reports
 from common.errors import BrokerUnavailable
 from common.outbox import sweep_forever
 from common.retention import prune_forever
 from common.runtime import Runtime
+from common.telemetry.error_reports import setup_error_reports
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 

@@ -29,15 +29,14 @@ import asyncpg
 import httpx
 import typer
 from common import db
-from common.audit import AuditLog
+from common.control import AuditLog, QueueControl, is_work_queue, paused_queues
+from common.dead_letters import FailedJobStore
 from common.errors import BrokerUnavailable, Conflict, NotFound
-from common.failed_jobs import FailedJobStore
 from common.lifecycle import LifecycleStore
-from common.logs import configure_logging
 from common.publisher import Publisher
-from common.queue_control import QueueControl, is_work_queue, paused_queues
 from common.retention import Pruned, RetentionSettings, prune
 from common.runtime import Runtime, connect_redis
+from common.telemetry.logs import configure_logging
 from common.topology import all_queues
 from common.web import SCOPES
 from rich.console import Console, Group

@@ -6,7 +6,7 @@ import asyncio
 import os
 from functools import cache
 
-from common.consumer import JobContext, JobRouter
+from common.consumer import Death, JobContext, JobRouter
 from common.errors import Permanent
 from common.storage import FileStorage, open_storage
 
@@ -66,21 +66,17 @@ def _decoding_slots() -> asyncio.Semaphore:
     return asyncio.Semaphore(settings().image_threads or os.cpu_count() or 2)
 
 
-@router.handler(NOTIFICATIONS_IMAGE)
+async def image_died(job: ProcessImage, ctx: JobContext, death: Death) -> None:
+    """A corrupt file, a decompression bomb, or its last attempt failed: the image is failed."""
+    await store.fail_image(ctx.runtime.pool, job.image_id, death.reason)
+
+
+@router.handler(NOTIFICATIONS_IMAGE, on_dead=image_died)
 async def process_image(job: ProcessImage, ctx: JobContext) -> None:
     pool = ctx.runtime.pool
     if not await store.start_image(pool, job.image_id):
         return  # already done or failed: a redelivery after the effect
-    try:
-        variants = await _make_variants(job)
-    except Permanent as permanent:
-        await store.fail_image(pool, job.image_id, str(permanent))
-        raise
-    except Exception as failure:
-        max_attempts = ctx.queue.max_attempts or ctx.runtime.settings.job_max_attempts
-        if ctx.attempt >= max_attempts:
-            await store.fail_image(pool, job.image_id, f"{type(failure).__name__}: {failure}")
-        raise
+    variants = await _make_variants(job)
     await store.finish_image(
         pool,
         job.image_id,

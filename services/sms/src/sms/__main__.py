@@ -7,7 +7,8 @@ import asyncio
 from common.consumer import run_worker
 from common.runtime import Runtime
 
-from .jobs import router, sending_for
+from .jobs import router
+from .sending import sending_for
 from .settings import SmsSettings
 from .topology import SMS_BULK, SMS_CAMPAIGN, SMS_SEND
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .contracts import SmsStatus, can_move
+from .statuses import SmsStatus, can_move
 
 
 class ProviderVerdict(StrEnum):
@@ -79,18 +79,6 @@ def chunk_at_span(index: int, count: int, total: int, size: int) -> Chunk:
     start = index * size
     stop = min(total, start + count * size)
     return ChunkSpan(index, start, stop, stop >= total, count)
-
-
-def wait_step(remaining: float, tiers: Sequence[float], short_wait: float = 1.0) -> float:
-    """How long to park a job that must wait `remaining` seconds more.
-
-    The runtime rounds a delay up to the next retry tier; asking for the largest tier
-    that fits (and repeating) keeps a chunk from overshooting its release time.
-    """
-    if remaining <= short_wait:
-        return max(0.0, remaining)
-    fitting = [tier for tier in tiers if tier <= remaining]
-    return max(fitting) if fitting else remaining
 
 
 def pacing_burst(per_hour: int, burst: int) -> int:

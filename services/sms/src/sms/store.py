@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from .contracts import RECEIPT_LOCK, SmsStatus
 from .domain import apply_receipts
+from .statuses import RECEIPT_LOCK, SmsStatus
 
 # A message may be (re)claimed while queued or sending: a worker killed mid-send leaves it
 # `sending`, and its redelivery must send again (the provider de-duplicates by sms id).
@@ -156,15 +156,12 @@ async def record_failure(
     outcome: str,
     answer: str,
     duration_ms: float,
-    final: bool,
 ) -> None:
-    """Log a failed attempt; a final one (permanent, or the last try) also fails the message."""
+    """Log a failed provider call; the message keeps the answer as its latest error."""
     await pool.execute(
         """
-        WITH failed AS (
-            UPDATE sms.messages SET
-                status = CASE WHEN $7 THEN 'failed' ELSE status END,
-                error = $5, updated_at = now()
+        WITH answered AS (
+            UPDATE sms.messages SET error = $5, updated_at = now()
             WHERE id = $1 AND status = 'sending'
         )
         INSERT INTO sms.attempts (sms_id, attempt, provider, outcome, answer, duration_ms)
@@ -176,7 +173,19 @@ async def record_failure(
         provider,
         answer[:500],
         duration_ms,
-        final,
+    )
+
+
+async def fail_messages(pool: asyncpg.Pool, sms_ids: list[uuid.UUID], error: str) -> None:
+    """Mark messages failed for good (their job died); those already settled stay as they
+    are. A campaign message so counts as failed in its campaign."""
+    await pool.execute(
+        """
+        UPDATE sms.messages SET status = 'failed', error = $2, updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'sending')
+        """,
+        sms_ids,
+        error[:500],
     )
 
 

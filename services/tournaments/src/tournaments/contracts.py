@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Final
 
 from common.envelope import Job
-from common.schedule import PeriodicJob
+from common.scheduling import PeriodicJob
 from pydantic import AfterValidator, Field, StringConstraints
 
 # The queues are part of the contract: other domains publish to them from here.

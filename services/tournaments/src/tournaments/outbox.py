@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from common import topology, tracing
+from common import topology
 from common.envelope import Envelope
 from common.publisher import Publisher
 from common.runtime import Runtime
+from common.telemetry import tracing
 
 from .domain import FollowUp
 

@@ -21,7 +21,7 @@ import time
 from common.envelope import Envelope
 from common.errors import BrokerUnavailable
 from common.runtime import Runtime
-from common.schedule import PeriodicJob, SlotLock
+from common.scheduling import PeriodicJob, SlotLock
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 

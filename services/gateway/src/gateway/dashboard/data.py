@@ -9,13 +9,11 @@ from typing import Any
 
 import httpx
 from common.alerts import Alert, AlertMonitor
-from common.audit import AuditRecord
-from common.failed_jobs import FailedJob
+from common.control import AuditRecord, paused_queues
+from common.dead_letters import FailedJob, drain_parked
 from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
-from common.queue_control import paused_queues
 from common.runtime import Runtime
 from common.topology import Queue
-from common.unparking import drain_parked
 from common.web import Section
 from pydantic import BaseModel
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
-from common.failed_jobs import FailedJob
+from common.dead_letters import FailedJob
 from common.ratelimit import Rate
 from common.web import RuntimeDep
 from fastapi import APIRouter, Form, HTTPException, Request

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from common import tracing
+from common.telemetry import tracing
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

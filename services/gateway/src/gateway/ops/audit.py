@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from common.audit import AuditRecord
+from common.control import AuditRecord
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, Query
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import httpx
+from common.control import QueueControl, is_work_queue
 from common.lifecycle import LifecycleStore
-from common.queue_control import QueueControl, is_work_queue
 from common.runtime import Runtime
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Path, Query, Request

@@ -15,7 +15,7 @@ def trace_link(jaeger_ui_url: str, trace_id: str | None) -> str | None:
 
 
 def spans_from_jaeger(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    """Jaeger's `GET /api/traces/{id}` answer as span summaries (common.span_buffer's shape)."""
+    """Jaeger's `GET /api/traces/{id}` answer as span summaries (common.telemetry.span_buffer's shape)."""
     spans: list[dict[str, Any]] = []
     for trace in answer.get("data") or []:
         processes = trace.get("processes") or {}

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from common.lifecycle import AttemptRecord, JobRecord, LifecycleStore
 from common.runtime import Runtime
-from common.scrubbing import scrub, scrub_text
+from common.telemetry.scrubbing import scrub, scrub_text
 from pydantic import BaseModel
 
 from .jaeger import jaeger_spans, trace_link

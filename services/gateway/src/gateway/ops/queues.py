@@ -7,11 +7,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from common.failed_jobs import FailedJobStore
+from common.dead_letters import FailedJobStore, drain_parked
 from common.publisher import Publisher
 from common.settings import RuntimeSettings
 from common.topology import PARKED_SUFFIX, Queue, all_queues
-from common.unparking import drain_parked
 from pydantic import BaseModel
 
 # Queues RabbitMQ itself creates, not jobs of ours: the management API's

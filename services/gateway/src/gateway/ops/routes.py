@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 import httpx
-from common.failed_jobs import FailedJob
-from common.queue_control import paused_queues
+from common.control import paused_queues
+from common.dead_letters import FailedJob
 from common.web import AdminUser, RuntimeDep
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 

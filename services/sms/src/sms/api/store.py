@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 from common.errors import Conflict, NotFound
 
-from ..contracts import OPT_OUT_KEYWORDS, RECEIPT_LOCK, SmsStatus, sources_of
+from ..opt_out import OPT_OUT_KEYWORDS
+from ..statuses import RECEIPT_LOCK, SmsStatus, sources_of
 from .bodies import CampaignMessage, CampaignView, Rejected, SmsView
 from .campaigns import RecipientMessage, campaign_status
 

@@ -1,0 +1,290 @@
+"""The delivery loop: a Worker consumes its router's queues and hands each delivery on.
+
+Each queue has its own channel and prefetch (changed at run time by the autoscaler).
+A delivery is validated, traced, run and settled (common.consumer.settling), then counted in
+metrics, logged and reported to the worker's observers (the lifecycle records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from opentelemetry.trace import Status, StatusCode
+
+from ..broker import connect_when_ready
+from ..envelope import Envelope
+from ..outcomes import JobObserver, JobOutcome, Outcome
+from ..publisher import declare
+from ..runtime import Runtime
+from ..telemetry import metrics, tracing
+from .intake import Refused, read_job
+from .registry import JobRouter, Route
+from .settling import Settler
+
+log = logging.getLogger("relay.jobs")
+
+_FAILED_ATTEMPTS = (Outcome.failed, Outcome.retried, Outcome.parked)
+
+
+class Worker:
+    """Consumes the router's queues, one channel (and prefetch) per queue."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        router: JobRouter,
+        concurrency: int | None = None,
+        prefetch: Mapping[str, int] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.router = router
+        self.settings = runtime.settings
+        self.concurrency = concurrency or self.settings.worker_max_concurrency
+        # Fixed prefetch per queue name (e.g. a big one for bulk sends); others: concurrency.
+        self._fixed_prefetch = dict(prefetch or {})
+        self.observers: list[JobObserver] = []
+        self._connection: AbstractRobustConnection | None = None
+        self._channels: dict[str, AbstractRobustChannel] = {}
+        self._queues: dict[str, aio_pika.abc.AbstractQueue] = {}
+        # Consumer tag per queue being consumed; a paused queue has none.
+        self._consumers: dict[str, str] = {}
+        self.paused: set[str] = set()
+        # Pause, continue and autoscaling all swap consumers: one at a time.
+        self._consumer_change = asyncio.Lock()
+        self._in_flight = 0
+        self._settler = Settler(runtime)
+        # Bound once: every delivery calls them.
+        self._acks_of = self._settler.acks_of
+        self._run = self._settler.run
+        self._in_flight_by_queue: dict[str, int] = {}
+        self.prefetch: dict[str, int] = {}
+        self._probe: AbstractRobustChannel | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def connection(self) -> AbstractRobustConnection:
+        assert self._connection is not None, "start() the worker first"
+        return self._connection
+
+    async def start(self, paused: Iterable[str] = ()) -> None:
+        """Connect (waiting for RabbitMQ), declare the topology and consume every queue
+        but the `paused` ones."""
+        self.paused.update(paused)
+        self._connection = await connect_when_ready(
+            self.settings.broker_urls, f"relay-{self.runtime.service}-worker"
+        )
+        await declare(self._connection, self.router.queues, self.settings)
+        for route in self.router.routes.values():
+            channel = await self._connection.channel()
+            # Before consuming: a per-consumer prefetch applies to consumers created after it.
+            prefetch = self._fixed_prefetch.get(route.queue.name, self.concurrency)
+            await channel.set_qos(prefetch_count=prefetch)
+            # declare_queue (not get_queue): aio-pika re-consumes only declared queues
+            # when it restores the channel after a reconnect.
+            # Passive: declare() made it; a queue made under other settings is used as is.
+            queue = await channel.declare_queue(route.queue.name, passive=True)
+            self._channels[route.queue.name] = channel
+            self._queues[route.queue.name] = queue
+            if route.queue.name not in self.paused:
+                self._consumers[route.queue.name] = await queue.consume(self._callback(route))
+            self.prefetch[route.queue.name] = prefetch
+            metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
+        log.info(
+            "worker consuming",
+            extra={
+                "queues": [name for name in self.router.routes if name not in self.paused],
+                "paused": sorted(self.paused & set(self.router.routes)),
+                "prefetch": self.concurrency,
+            },
+        )
+
+    async def pause(self, queue_name: str) -> bool:
+        """Stop taking jobs from `queue_name`; the running ones finish and are acked.
+
+        Cancelling the consumer leaves every waiting message in RabbitMQ. Returns whether
+        this call paused it (False: not one of this worker's queues, or already paused).
+        """
+        if queue_name not in self.router.routes:
+            return False
+        async with self._consumer_change:
+            if queue_name in self.paused:
+                return False
+            self.paused.add(queue_name)
+            tag = self._consumers.pop(queue_name, None)
+            if tag is not None and not self._settler.stopping:
+                await self._queues[queue_name].cancel(tag)
+        return True
+
+    async def resume(self, queue_name: str) -> bool:
+        """Take jobs from `queue_name` again, at its current prefetch."""
+        async with self._consumer_change:
+            if queue_name not in self.paused:
+                return False
+            self.paused.discard(queue_name)
+            queue = self._queues.get(queue_name)
+            if queue is not None and not self._settler.stopping:
+                callback = self._callback(self.router.routes[queue_name])
+                self._consumers[queue_name] = await queue.consume(callback)
+        return True
+
+    async def set_concurrency(self, queue_name: str, prefetch: int) -> None:
+        """Change how many jobs of `queue_name` may run at once (autoscaling)."""
+        if queue_name in self._fixed_prefetch:
+            return  # fixed by the service (run_worker's `prefetch`)
+        if self._settler.stopping or queue_name not in self._queues:
+            return
+        async with self._consumer_change:
+            channel = self._channels[queue_name]
+            await channel.set_qos(prefetch_count=prefetch)
+            # RabbitMQ applies a (per-consumer) basic.qos only to consumers created after
+            # it, and quorum queues ignore the channel-wide kind: so start a new consumer
+            # with the new prefetch, then cancel the old one. Its unacked deliveries stay
+            # on the channel and are acked there as their jobs finish. A paused queue has
+            # no consumer: continuing it starts one with this prefetch.
+            old_tag = self._consumers.get(queue_name)
+            if old_tag is not None:
+                queue = self._queues[queue_name]
+                callback = self._callback(self.router.routes[queue_name])
+                self._consumers[queue_name] = await queue.consume(callback)
+                await queue.cancel(old_tag)
+            self.prefetch[queue_name] = prefetch
+            metrics.WORKER_CONCURRENCY.labels(queue_name).set(prefetch)
+
+    def in_flight_of(self, queue_name: str) -> int:
+        return self._in_flight_by_queue.get(queue_name, 0)
+
+    async def backlog(self, queue_name: str) -> int:
+        """Ready messages of `queue_name` (a passive declare on a channel of its own)."""
+        if self._probe is None or self._probe.is_closed:
+            assert self._connection is not None
+            self._probe = await self._connection.channel()
+        # robust=False: a robust channel answers a repeated passive declare from its cache.
+        declared = await self._probe.declare_queue(queue_name, passive=True, robust=False)
+        return int(declared.declaration_result.message_count or 0)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop consuming, let in-flight jobs finish within `grace`, then close.
+
+        Whatever is still unacked when the connection closes goes back to its queue.
+        """
+        self._settler.stopping = True
+        # No lock: a consumer swap stuck on a dead connection must not hold up the drain.
+        consumers, self._consumers = self._consumers, {}
+        for name, tag in consumers.items():
+            with contextlib.suppress(Exception):
+                await self._queues[name].cancel(tag)
+        grace = self.settings.worker_grace_seconds if grace is None else grace
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning(
+                "grace period over; unfinished jobs return to their queues",
+                extra={"in_flight": self._in_flight},
+            )
+        await self._settler.drain()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+
+    def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self._acks_of(route.queue.name).delivered(message)  # before any await: tag order
+            self._in_flight += 1
+            name = route.queue.name
+            self._in_flight_by_queue[name] = self._in_flight_by_queue.get(name, 0) + 1
+            self._idle.clear()
+            route.meters.in_flight.inc()
+            try:
+                await self._process(route, message)
+            finally:
+                self._in_flight -= 1
+                self._in_flight_by_queue[name] -= 1
+                route.meters.in_flight.dec()
+                if self._in_flight == 0:
+                    self._idle.set()
+
+        return on_message
+
+    async def _process(self, route: Route, message: AbstractIncomingMessage) -> None:
+        queue = route.queue
+        # Never raises, whatever the producer sent: every delivery is settled below.
+        envelope = Envelope.from_message(message)
+        started = time.monotonic()
+        enqueued = envelope.enqueued_at()
+        wait = max(0.0, time.time() - enqueued) if enqueued else None
+        outcome = Outcome.done
+        error: str | None = None
+        trace_id = span_id = None
+        try:
+            try:
+                job = read_job(route.model, queue.name, message)
+            except Refused as refused:
+                # Not retried: the same bytes would be refused again.
+                error = str(refused)
+                outcome = await self._settler.refuse(queue, message, envelope, refused)
+                return
+            with tracing.consumer_span(queue.name, envelope) as span:
+                trace_id, span_id = tracing.span_ids(span)
+                outcome, error = await self._run(route, job, message, envelope)
+                if span is not None and outcome in _FAILED_ATTEMPTS:
+                    span.set_status(Status(StatusCode.ERROR, error))
+        except Exception as unexpected:
+            # Publishing a retry or a parked copy failed (broker trouble): hand the
+            # message back to the queue after a pause that grows each time it comes back.
+            outcome, error = Outcome.requeued, repr(unexpected)
+            log.exception("could not settle message; requeueing", extra={"queue": queue.name})
+            await self._settler.requeue(queue.name, message, envelope)
+        finally:
+            duration = time.monotonic() - started
+            route.meters.processed(outcome).inc()
+            route.meters.runtime.observe(duration)
+            if wait is not None:
+                route.meters.wait.observe(wait)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "job %s",
+                    outcome,
+                    extra={
+                        "job": envelope.job_type,
+                        "queue": queue.name,
+                        "message_id": envelope.message_id,
+                        "attempt": envelope.attempt,
+                        "duration_ms": round(duration * 1000, 2),
+                        "outcome": outcome,
+                        **({"error": error} if error else {}),
+                    },
+                )
+            if self.observers:
+                record = JobOutcome(
+                    queue=queue.name,
+                    job_type=envelope.job_type,
+                    message_id=envelope.message_id,
+                    attempt=envelope.attempt,
+                    outcome=outcome,
+                    duration=duration,
+                    wait=wait,
+                    error=error,
+                    user_id=envelope.user_id,
+                    headers=envelope.headers,
+                    body=message.body,
+                    trace_id=trace_id,
+                    span_id=span_id,
+                )
+                for observer in self.observers:
+                    with contextlib.suppress(Exception):
+                        await observer(record)
