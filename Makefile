@@ -9,7 +9,7 @@ PY := .venv/bin/python
 TEST_WORKERS ?= 4
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz
+	local-images test-compose test-containers test-cluster test-fuzz report
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -57,6 +57,11 @@ test-containers: install ## the integration suite on services started by testcon
 
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench
+
+# FROM=<dir>: draw from the results saved there, run nothing. REPORT_ARGS: e.g. --quick,
+# --only contenders,soak (the other figures then come from bench/results as saved).
+report: install ## docs/report.md and docs/figures/report-*.png from fresh runs (FROM=bench/results: from saved results)
+	$(PY) -m bench.report $(if $(FROM),--from-saved $(FROM)) $(REPORT_ARGS)
 
 definitions: install ## regenerate infra/rabbitmq/definitions.json from the topology data
 	$(PY) -m common.topology > infra/rabbitmq/definitions.json
