@@ -13,6 +13,7 @@ from gateway.auth import keys as key_store
 from gateway.cli import keys as keys_cli
 
 RELAY = str(Path(sys.executable).parent / "relay")
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("httpx", "asyncpg", "aio_pika", "redis", "fastapi", "rich.live", "common.runtime")
 
 
@@ -25,7 +26,8 @@ def relay(*args: str) -> subprocess.CompletedProcess[str]:
 def test_relay_version_prints_the_installed_release() -> None:
     shown = relay("--version")
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.strip() == version("relay-gateway")
+    release = (ROOT / "VERSION").read_text().strip()
+    assert shown.stdout.strip() == version("relay-gateway") == release
 
 
 def test_relay_help_lists_every_verb_of_the_contract() -> None:

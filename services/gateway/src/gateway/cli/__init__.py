@@ -42,7 +42,7 @@ app.add_typer(queues.queue_app, name="queue")
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from ..version import release_version
+        from common.version import release_version
 
         print(release_version())
         raise typer.Exit()
