@@ -9,7 +9,7 @@ PY := .venv/bin/python
 TEST_WORKERS ?= 4
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz report
+	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -51,6 +51,9 @@ test-compose: install ## the real docker-compose stack: built, scaled, crashed, 
 
 test-cluster: install ## the stack on a three-node RabbitMQ cluster: a node killed, a node cut off
 	bash infra/test-cluster.sh $(PYTEST_ARGS)
+
+test-upgrade: install ## the previous release beside this one: jobs pass both ways on one broker and database
+	RELAY_TEST_UPGRADE=1 $(PY) -m pytest -q -p no:cacheprovider tests/upgrade $(PYTEST_ARGS)
 
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)
