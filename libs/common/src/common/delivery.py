@@ -22,7 +22,7 @@ from aio_pika.abc import (
 from opentelemetry.trace import Status, StatusCode
 
 from . import metrics, tracing
-from .connection import connect_when_ready
+from .connection import set_up_when_ready
 from .envelope import Envelope
 from .intake import Refused, read_job
 from .outcome import JobObserver, JobOutcome
@@ -32,6 +32,10 @@ from .runtime import Runtime
 from .settling import Settler
 
 log = logging.getLogger("relay.jobs")
+
+# Seconds a stop waits on the broker per step: aio-pika's robust channels wait for a
+# reconnect first, which while RabbitMQ is down would hold the stop until the SIGKILL.
+_BROKER_STEP_TIMEOUT = 5.0
 
 
 class Worker:
@@ -81,14 +85,25 @@ class Worker:
 
     async def start(self, paused: Iterable[str] = ()) -> None:
         """Connect (waiting for RabbitMQ), declare the topology and consume every queue
-        but the `paused` ones."""
+        but the `paused` ones; all of it again if the broker goes away meanwhile."""
         self.paused.update(paused)
-        self._connection = await connect_when_ready(
-            self.settings.broker_urls, f"relay-{self.runtime.service}-worker"
+        self._connection = await set_up_when_ready(
+            self.settings.broker_urls, f"relay-{self.runtime.service}-worker", self._consume
         )
-        await declare(self._connection, self.router.queues, self.settings)
+        log.info(
+            "worker consuming",
+            extra={
+                "queues": [name for name in self.router.routes if name not in self.paused],
+                "paused": sorted(self.paused & set(self.router.routes)),
+                "prefetch": self.concurrency,
+            },
+        )
+
+    async def _consume(self, connection: AbstractRobustConnection) -> None:
+        self._channels, self._queues, self._consumers = {}, {}, {}  # each attempt afresh
+        await declare(connection, self.router.queues, self.settings)
         for route in self.router.routes.values():
-            channel = await self._connection.channel()
+            channel = await connection.channel()
             # Before consuming: a per-consumer prefetch applies to consumers created after it.
             prefetch = self._fixed_prefetch.get(route.queue.name, self.concurrency)
             await channel.set_qos(prefetch_count=prefetch)
@@ -102,14 +117,6 @@ class Worker:
                 self._consumers[route.queue.name] = await queue.consume(self._callback(route))
             self.prefetch[route.queue.name] = prefetch
             metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
-        log.info(
-            "worker consuming",
-            extra={
-                "queues": [name for name in self.router.routes if name not in self.paused],
-                "paused": sorted(self.paused & set(self.router.routes)),
-                "prefetch": self.concurrency,
-            },
-        )
 
     async def pause(self, queue_name: str) -> bool:
         """Stop taking jobs from `queue_name`; the running ones finish and are acked.
@@ -183,9 +190,14 @@ class Worker:
         self._settler.stopping = True
         # No lock: a consumer swap stuck on a dead connection must not hold up the drain.
         consumers, self._consumers = self._consumers, {}
-        for name, tag in consumers.items():
-            with contextlib.suppress(Exception):
-                await self._queues[name].cancel(tag)
+        # The robust queue forgets a consumer before sending the cancel: none comes back.
+        await asyncio.gather(
+            *(
+                asyncio.wait_for(self._queues[name].cancel(tag), _BROKER_STEP_TIMEOUT)
+                for name, tag in consumers.items()
+            ),
+            return_exceptions=True,
+        )
         grace = self.settings.worker_grace_seconds if grace is None else grace
         try:
             await asyncio.wait_for(self._idle.wait(), grace)
@@ -197,7 +209,7 @@ class Worker:
         await self._settler.drain()
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._connection.close()
+                await asyncio.wait_for(self._connection.close(), _BROKER_STEP_TIMEOUT)
 
     def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
