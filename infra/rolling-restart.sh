@@ -2,7 +2,7 @@
 # `make deploy`: restart every Relay container of the compose stack, one at a time, without
 # a gap: each new container is ready before its old one is stopped, and the old one drains.
 #
-#   bash infra/rolling-restart.sh                 every app service, then the proxy
+#   bash infra/rolling-restart.sh                 workers, the gateway, then the proxy
 #   bash infra/rolling-restart.sh gateway sms     only these services
 #   bash infra/rolling-restart.sh --no-build ...  the images as they are (no `compose build`)
 #
@@ -229,12 +229,18 @@ main() {
         esac
     done
     [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(compose config --services)
+    # Consumers before producers: workers first, then the gateway, then the proxy. A job
+    # a new gateway publishes then meets workers of its own release.
     for service in "${wanted[@]}"; do
         label="$(deploy_label "$service")"
         case "$label" in
-            rolling) rolling+=("$service") ;;
+            rolling) [ "$service" = gateway ] || rolling+=("$service") ;;
             reload) reloading+=("$service") ;;
         esac
+    done
+    for service in "${wanted[@]}"; do
+        [ "$service" = gateway ] && [ "$(deploy_label "$service")" = rolling ] \
+            && rolling+=("$service")
     done
     [ ${#rolling[@]} -gt 0 ] || [ ${#reloading[@]} -gt 0 ] \
         || fail "no running service to restart (is the stack up? COMPOSE_FILE / -p right?)"
