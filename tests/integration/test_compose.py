@@ -461,3 +461,12 @@ def test_every_app_service_is_restarted_by_make_deploy(
     assert services["proxy"]["labels"]["relay.deploy"] == "reload"
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^deploy:.*\n\tbash infra/rolling-restart\.sh", makefile, flags=re.M)
+
+
+def test_haproxy_config_lines_are_comments_sections_or_settings() -> None:
+    """What HAProxy itself refuses at start (the proxy then restarts forever): a line at
+    the margin that opens no section, e.g. a comment missing its `#`."""
+    sections = ("global", "defaults", "frontend", "backend", "resolvers", "listen")
+    for number, line in enumerate((INFRA / "haproxy" / "haproxy.cfg").read_text().splitlines(), 1):
+        if line.strip() and not line.startswith(("#", " ")):
+            assert line.split()[0] in sections, f"haproxy.cfg:{number}: {line!r}"
