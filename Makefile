@@ -9,7 +9,7 @@ PY := .venv/bin/python
 TEST_WORKERS ?= 4
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report
+	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report deploy
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -57,6 +57,9 @@ test-upgrade: install ## the previous release beside this one: jobs pass both wa
 
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)
+
+deploy: ## restart every compose app container one at a time, each new one ready first
+	bash infra/rolling-restart.sh $(DEPLOY_ARGS)
 
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench

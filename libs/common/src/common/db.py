@@ -15,10 +15,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import asyncpg
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from sqlalchemy.exc import DBAPIError
+from tenacity import AsyncRetrying, retry_if_exception, retry_if_exception_type, wait_exponential
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,9 @@ def migrate(database_url: str, schemas: Sequence[Schema] | None = None) -> None:
                     command.upgrade(config, "head")
                     connection.commit()
             finally:
+                # A failed migration leaves its transaction aborted, where the unlock would
+                # fail too and hide the migration's own error.
+                connection.rollback()
                 connection.execute(
                     text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
                 )
@@ -105,15 +110,52 @@ def migrate(database_url: str, schemas: Sequence[Schema] | None = None) -> None:
         engine.dispose()
 
 
+# SQLSTATEs of a server that is there but not taking work yet (or any more): it is
+# starting, or shutting down (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_SERVER_NOT_READY = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` means Postgres could not be reached (worth waiting for), as opposed
+    to a statement the server refused (a broken migration: worth stopping for).
+
+    libpq's connection failures (refused, timed out, the database not created yet) carry
+    no SQLSTATE; a connection lost mid-statement is class 08.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, psycopg.OperationalError):
+            state = cause.sqlstate
+            return state is None or state.startswith("08") or state in _SERVER_NOT_READY
+        if isinstance(cause, psycopg.Error):
+            return False
+        if isinstance(cause, OSError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 async def migrate_when_ready(database_url: str, schemas: Sequence[Schema] | None = None) -> None:
-    """Run `migrate` in a thread, retrying while Postgres is unreachable."""
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type(Exception),
-        before_sleep=lambda state: log.warning(
-            "migration waiting for postgres",
-            extra={"error": str(state.outcome and state.outcome.exception())},
-        ),
-    ):
-        with attempt:
-            await asyncio.to_thread(migrate, database_url, schemas)
+    """Run `migrate` in a thread, retrying while Postgres is unreachable.
+
+    A migration that fails on a reachable server raises its own error at once: retrying
+    the same SQL cannot help, and the process must stop and say why.
+    """
+    try:
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception(database_unreachable),
+            before_sleep=lambda state: log.warning(
+                "migration waiting for postgres",
+                extra={"error": str(state.outcome and state.outcome.exception())},
+            ),
+        ):
+            with attempt:
+                await asyncio.to_thread(migrate, database_url, schemas)
+    except Exception as error:
+        log.error("migration failed; stopping", extra={"error": str(error)})
+        raise

@@ -6,7 +6,7 @@ import asyncio
 
 from common.version import release_version
 from common.web import RuntimeDep
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -22,7 +22,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(runtime: RuntimeDep, settings: Settings) -> JSONResponse:
+async def readyz(request: Request, runtime: RuntimeDep, settings: Settings) -> JSONResponse:
+    if request.app.state.draining:
+        # Shutting down (SIGTERM): a proxy's health check takes this replica out of
+        # rotation while it still answers (python -m gateway, GATEWAY_DRAIN_SECONDS).
+        return JSONResponse(
+            {"status": "draining", "down": [], "detail": "shutting down: use another replica"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     async def rabbitmq() -> None:
         await runtime.publisher.connect()
 
