@@ -7,6 +7,8 @@ PY := .venv/bin/python
 # database and Redis prefix, and most of a test's time is spent waiting on its processes
 # (two cores stay about two-thirds busy with four; three left a third of them idle).
 TEST_WORKERS ?= 4
+# The release (VERSION), stamped on the images the compose targets build.
+export RELAY_VERSION ?= $(shell cat VERSION)
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
 	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report deploy

@@ -28,6 +28,8 @@
 #     started=<epoch s> ready_s=8.1 routed_s=1.2 stop_s=6.3 total_s=15.9
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The release stamped on the images built here (org.opencontainers.image.version).
+export RELAY_VERSION="${RELAY_VERSION:-$(cat VERSION)}"
 
 READY_TIMEOUT="${READY_TIMEOUT:-300}"
 # Where the proxy's runtime API listens inside its container (infra/haproxy/haproxy.cfg).

@@ -10,6 +10,7 @@ import httpx
 
 from tests.support import eventually
 from tests.support.compose import ADMIN_KEY, ComposeStack
+from tests.support.stack import ROOT
 
 APP_SERVICES = ("gateway", "sms", "payments", "tournaments", "scheduler", "notifications")
 BACKING = ("rabbitmq", "postgres", "redis", "mailpit")
@@ -113,3 +114,15 @@ def test_the_gateway_sees_the_client_address_the_proxy_saw(compose: ComposeStack
         [entry] = [e for e in admin.get("/v1/ops/audit").json()
                    if e["target"] == created.json()["id"]]  # fmt: skip
     assert entry["from"] == host_side, (entry, proxy_address)
+
+
+def test_the_image_and_every_replica_say_the_release_in_version(compose: ComposeStack) -> None:
+    release = (ROOT / "VERSION").read_text().strip()
+    [gateway, *_] = compose.container_ids("gateway")
+    image = compose.inspect(gateway, "{{.Image}}")
+    label = compose.docker_cmd(
+        "inspect", "-f", '{{index .Config.Labels "org.opencontainers.image.version"}}', image
+    )
+    assert label == release
+    answer = httpx.get(f"{compose.gateway}/healthz", timeout=10)
+    assert answer.json() == {"status": "ok", "version": release}
