@@ -21,7 +21,7 @@ install: ## a uv-managed .venv with every dependency (idempotent)
 	@$(PY) -m compileall -q -j 0 libs/common/src services tests >/dev/null
 
 run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
-	$(PY) -c "from common.db import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
+	$(PY) -c "from common.migrations import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
 	.venv/bin/honcho start -f Procfile
 
 lint: install

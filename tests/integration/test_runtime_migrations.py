@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from common.db import Schema, migrate_when_ready
+from common.migrations import Schema, migrate_when_ready
 from sqlalchemy.exc import ProgrammingError
 
 from tests.support.proxy import proxied
@@ -106,3 +106,33 @@ def test_a_worker_whose_migration_fails_exits_non_zero_with_the_error(
     assert done.returncode != 0
     assert 'relation "failed_jobs" already exists' in done.stderr, done.stderr[-3000:]
     assert "migration failed; stopping" in done.stderr
+
+
+async def test_an_up_to_date_database_is_checked_without_alembic_and_a_newer_one_left_alone(
+    fresh_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    schema = a_schema(tmp_path / "current", "CREATE TABLE {schema}.t (id int)")
+    await migrate_when_ready(fresh_database_url, [schema])
+    probe = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from common.migrations import Schema, migrate_when_ready\n"
+        f"schema = Schema({schema.name!r}, Path({str(schema.location)!r}))\n"
+        f"asyncio.run(migrate_when_ready({fresh_database_url!r}, [schema]))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    checked = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0 and checked.stdout.strip() == "False", checked.stderr
+
+    # A newer release migrated it to a revision this code has never seen: left as it is.
+    connection = await asyncpg.connect(fresh_database_url)
+    try:
+        await connection.execute(
+            f'UPDATE "{schema.name}".alembic_version SET version_num = $1', "future_0099"
+        )
+    finally:
+        await connection.close()
+    await migrate_when_ready(fresh_database_url, [schema])
+    assert any("newer release" in record.getMessage() for record in caplog.records)
