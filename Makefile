@@ -7,9 +7,11 @@ PY := .venv/bin/python
 # database and Redis prefix, and most of a test's time is spent waiting on its processes
 # (two cores stay about two-thirds busy with four; three left a third of them idle).
 TEST_WORKERS ?= 4
+# The release (VERSION), stamped on the images the compose targets build.
+export RELAY_VERSION ?= $(shell cat VERSION)
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz
+	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report deploy
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -19,7 +21,7 @@ install: ## a uv-managed .venv with every dependency (idempotent)
 	@$(PY) -m compileall -q -j 0 libs/common/src services tests >/dev/null
 
 run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
-	$(PY) -c "from common.db import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
+	$(PY) -c "from common.migrations import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
 	.venv/bin/honcho start -f Procfile
 
 lint: install
@@ -52,11 +54,22 @@ test-compose: install ## the real docker-compose stack: built, scaled, crashed, 
 test-cluster: install ## the stack on a three-node RabbitMQ cluster: a node killed, a node cut off
 	bash infra/test-cluster.sh $(PYTEST_ARGS)
 
+test-upgrade: install ## the previous release beside this one: jobs pass both ways on one broker and database
+	RELAY_TEST_UPGRADE=1 $(PY) -m pytest -q -p no:cacheprovider tests/upgrade $(PYTEST_ARGS)
+
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)
 
+deploy: ## restart every compose app container one at a time, each new one ready first
+	bash infra/rolling-restart.sh $(DEPLOY_ARGS)
+
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench
+
+# FROM=<dir>: draw from the results saved there, run nothing. REPORT_ARGS: e.g. --quick,
+# --only contenders,soak (the other figures then come from bench/results as saved).
+report: install ## docs/report.md and docs/figures/report-*.png from fresh runs (FROM=bench/results: from saved results)
+	$(PY) -m bench.report $(if $(FROM),--from-saved $(FROM)) $(REPORT_ARGS)
 
 definitions: install ## regenerate infra/rabbitmq/definitions.json from the topology data
 	$(PY) -m common.topology > infra/rabbitmq/definitions.json

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from common.laravel import job_counts, job_counts_text
+from common.version import release_version
 from common.web import RuntimeDep
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
@@ -18,11 +19,21 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    """Alive, and which release this replica runs (two may differ during a deploy)."""
+    return {"status": "ok", "version": release_version()}
 
 
 @router.get("/readyz")
-async def readyz(runtime: RuntimeDep, settings: Settings) -> JSONResponse:
+async def readyz(request: Request, runtime: RuntimeDep, settings: Settings) -> JSONResponse:
+    if request.app.state.draining:
+        # Shutting down (SIGTERM): a proxy's health check takes this replica out of
+        # rotation while it still answers (python -m gateway, GATEWAY_DRAIN_SECONDS).
+        return JSONResponse(
+            {"status": "draining", "down": [], "detail": "shutting down: use another replica"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     async def rabbitmq() -> None:
         await runtime.publisher.connect()
 

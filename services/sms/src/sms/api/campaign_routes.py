@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from ..contracts import SmsStatus
+from ..statuses import SmsStatus
 from . import campaign_store
 from .bodies import (
     CampaignMessages,

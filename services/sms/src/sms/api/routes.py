@@ -8,7 +8,8 @@ import uuid
 from common.web import CurrentUser, Db, RuntimeDep
 from fastapi import APIRouter
 
-from ..contracts import RECEIPT_STATUSES, keyword_of
+from ..opt_out import keyword_of
+from ..statuses import RECEIPT_STATUSES
 from . import campaign_routes, store
 from .bodies import (
     InboundRecorded,

@@ -23,7 +23,8 @@ from common.envelope import Envelope
 from common.errors import Conflict
 from common.runtime import Runtime
 
-from ..contracts import SendSms, segment
+from ..contracts import SendSms
+from ..segments import segment
 from ..topology import SMS_SEND
 from . import store
 from .bodies import CampaignQueued, SmsQueued, SmsRequest
