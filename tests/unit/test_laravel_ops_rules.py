@@ -10,7 +10,7 @@ import time
 import pytest
 from common.batching import Coalescer
 from common.laravel import LaravelQueue, job_counts_text
-from gateway.ops.queues import QueueStats, mark_laravel
+from gateway.admin.queue_stats import QueueStats, mark_laravel
 
 
 async def test_concurrent_calls_run_as_one_batch_and_each_gets_its_own_answer() -> None:
