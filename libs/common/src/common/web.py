@@ -73,6 +73,12 @@ class DomainApi:
     dashboard_panels: Mapping[str, Section] = field(default_factory=dict)
     # The buttons of those panels, by panel name (POST /dashboard/panels/{panel}/{id}/{verb}).
     dashboard_actions: Mapping[str, PanelAction] = field(default_factory=dict)
+    # Path prefixes that providers call (webhooks, receipts, replies): the edge bounds
+    # their bodies by its callback limit and leaves their bytes to the route to judge.
+    callback_paths: tuple[str, ...] = ()
+    # Paths whose routes stream CSV or multipart uploads under limits of their own (rows,
+    # file size): the edge's JSON body limit does not apply to those uploads.
+    upload_paths: tuple[str, ...] = ()
 
 
 # Dependencies are `async def` even when they only read an attribute: FastAPI runs a plain

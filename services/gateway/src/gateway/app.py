@@ -19,8 +19,9 @@ from fastapi_offline import FastAPIOffline
 from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
 from .dashboard.alerts import watch_alerts
-from .domains import DOMAINS
+from .domains import DOMAINS, callback_paths, upload_paths
 from .http import errors, openapi
+from .http.body_limits import BodyLimitMiddleware
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
 from .http.nul_text import RejectNulMiddleware
@@ -94,8 +95,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # Inside Idempotency-Key's spool, so the route's read is what is checked.
-    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(RejectNulMiddleware, callbacks=callback_paths())
     app.add_middleware(IdempotencyMiddleware)
+    # Outside the spool: the limits bound what Idempotency-Key buffers too.
+    app.add_middleware(
+        BodyLimitMiddleware, settings=settings, callbacks=callback_paths(), uploads=upload_paths()
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)
