@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
 from .dashboard.alerts import watch_alerts
+from .dashboard.settings import warn_if_cookie_travels_in_clear
 from .domains import DOMAINS, callback_paths, upload_paths
 from .http import errors, openapi
 from .http.body_limits import BodyLimitMiddleware
@@ -62,6 +63,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_if_cookie_travels_in_clear(settings.gateway_host, log)
         # Postgres and Redis are waited for; RabbitMQ is not, so the gateway can answer
         # 503 + Retry-After (and /readyz names it) while the broker is down.
         runtime = await Runtime.start(settings, "gateway", wait_for_broker=False)

@@ -12,6 +12,10 @@ from pydantic_settings import NoDecode
 class GatewaySettings(RuntimeSettings):
     gateway_port: int = 8000
     gateway_host: str = "0.0.0.0"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, `*` for any): the client's address and whether it came over
+    # HTTPS (the dashboard cookie's `Secure`). Uvicorn's setting, under uvicorn's name.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     # `key=user_id` pairs for development; production keys live hashed in Postgres.
     api_keys: Annotated[dict[str, str], NoDecode] = {}
     admin_api_keys: Annotated[list[str], NoDecode] = []
