@@ -61,13 +61,15 @@ async def _too_large(send: Send, limit: int) -> None:
     )
 
 
-async def _caller(scope: Scope, headers: dict[bytes, bytes]) -> Caller | None:
-    """Who sends this request, if its key is good; None otherwise (the route says why)."""
-    key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
+async def _caller(scope: Scope) -> Caller | None:
+    """Who sends this request, if its key is good; None otherwise (the route says why).
+    The header is read as the route reads it (the first Authorization header)."""
+    request = Request(scope)
+    key = bearer_key(request.headers.get("authorization"))
     if key is None:
         return None
     try:
-        return await authenticated(Request(scope), key)
+        return await authenticated(request, key)
     except Exception:  # kept for the route, whose error map answers it (429, 503)
         return None
 
@@ -82,7 +84,7 @@ class IdempotencyMiddleware:
             return
         headers = dict(scope["headers"])
         key = headers.get(b"idempotency-key")
-        caller = await _caller(scope, headers) if key else None
+        caller = await _caller(scope) if key else None
         if not key or caller is None:
             await self.app(scope, receive, send)
             return
