@@ -26,6 +26,9 @@ pytestmark = pytest.mark.e2e
 MAX_BODY = 200_000
 WEBHOOK_MAX = 50_000
 READ_TIMEOUT = 1.0
+# What the server may hold past the limit: the message that crossed it. Uvicorn hands the
+# app what it buffered, up to its 64 KiB high-water mark plus one socket read (256 KiB).
+SLACK = 64 * 1024 + 256 * 1024
 CALLBACKS = (
     "/v1/webhooks/stripe",
     "/v1/webhooks/monetbil",
@@ -179,9 +182,9 @@ def test_a_chunked_json_body_growing_past_max_body_bytes_is_413_without_reading_
         {"Authorization": f"Bearer {USER_KEY}", "Content-Type": "application/json"},
         total=20_000_000,
     )
+    print(f"MAX_BODY_BYTES={MAX_BODY}: 413 after reading {read:.0f} of 20,000,000 bytes")
     assert status == 413
-    # Read up to the chunk that crossed the limit (the server's buffers hold a little more).
-    assert MAX_BODY < read < MAX_BODY + 300_000, read
+    assert MAX_BODY < read <= MAX_BODY + SLACK, read
 
 
 def test_a_csv_upload_larger_than_max_body_bytes_keeps_its_own_limits(gateway: Stack) -> None:
@@ -230,8 +233,9 @@ def test_a_chunked_stripe_webhook_growing_past_webhook_max_bytes_is_413_without_
         {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"},
         total=30_000_000,
     )
+    print(f"WEBHOOK_MAX_BYTES={WEBHOOK_MAX}: 413 after reading {read:.0f} of 30,000,000 bytes")
     assert status == 413
-    assert WEBHOOK_MAX < read < WEBHOOK_MAX + 300_000, read
+    assert WEBHOOK_MAX < read <= WEBHOOK_MAX + SLACK, read
 
 
 # --- BODY_READ_TIMEOUT -------------------------------------------------------------------
@@ -261,9 +265,9 @@ def test_a_stalled_body_is_408_within_the_read_timeout_and_its_connection_closed
         request.send(b'{"')  # 2 of the 100 bytes announced, then nothing
         assert request.status(timeout=READ_TIMEOUT + 5) == 408
         assert request.closed.wait(READ_TIMEOUT + 5), "the connection stays open after a 408"
-        assert request.closed_at - request.started <= READ_TIMEOUT + 1, (
-            request.closed_at - request.started
-        )
+        took = request.closed_at - request.started
+        print(f"stalled body on {path}: 408 and closed after {took:.2f} s")
+        assert took <= READ_TIMEOUT + 1, took
     finally:
         request.close()
 
