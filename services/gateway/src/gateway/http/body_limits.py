@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,6 +49,14 @@ BODY_REFUSED = Counter(
 class BodyLimit:
     name: str  # max_body | webhook | upload: the label of the metrics
     max_bytes: int | None  # None: the route's own streamed limits
+    read_bytes: Counter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The counter's child resolved once: `labels()` per request costs microseconds.
+        object.__setattr__(self, "read_bytes", BODY_READ.labels(self.name))
+
+    def refused(self, status: int) -> None:
+        BODY_REFUSED.labels(self.name, str(status)).inc()
 
 
 class BodyLimits:
@@ -138,7 +146,7 @@ class _Body:
 
     async def _refuse(self, status: int, detail: str) -> None:
         self.refused = True
-        BODY_REFUSED.labels(self.limit.name, str(status)).inc()
+        self.limit.refused(status)
         if not self.answered:
             await _refuse(self._send, status, detail)
 
@@ -179,7 +187,7 @@ class BodyLimitMiddleware:
             and declared.isdigit()
             and int(declared) > limit.max_bytes
         ):
-            BODY_REFUSED.labels(limit.name, "413").inc()
+            limit.refused(413)
             await _refuse(send, 413, _too_large(limit.max_bytes))
             return
         body = _Body(receive, send, limit, self.timeout)
@@ -187,4 +195,4 @@ class BodyLimitMiddleware:
             await self.app(scope, body.receive, body.send)
         finally:
             if body.read:
-                BODY_READ.labels(limit.name).inc(body.read)
+                limit.read_bytes.inc(body.read)
