@@ -30,7 +30,7 @@ SEED = 20261130
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 PHASES = os.environ.get("FUZZ_PHASES", "examples,fuzzing")
 # Every error answer the gateway gives somewhere must be declared in the document.
-DOCUMENTED_ERRORS = {"401", "403", "404", "409", "413", "422", "429", "503"}
+DOCUMENTED_ERRORS = {"401", "403", "404", "408", "409", "413", "422", "429", "503"}
 HERE = Path(__file__).parent
 # The checks (no 5xx; status codes, content types, bodies and headers as documented; auth
 # not ignored; schema-valid requests accepted), and the signed webhooks' exemption from the

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.fakes.tournaments_smtp import SmtpSink
@@ -143,6 +145,63 @@ def test_tournament_input_is_validated_and_scoped_to_its_users(
         }
         for row in schedule:
             assert datetime.fromisoformat(row["next_run"]) > datetime.now(UTC)
+
+
+def test_players_see_names_only_and_a_tournament_one_may_not_see_is_404_in_every_state(
+    stack: Stack, sink: SmtpSink
+) -> None:
+    _up(stack, sink, workers=0)
+    with stack.client(ADMIN_KEY) as admin:
+        created_key = admin.post("/v1/ops/keys", json={"scope": "user", "user": "stranger"})
+        assert created_key.status_code == 201, created_key.text
+    with (
+        stack.client(USER_KEY) as organiser,
+        stack.client(OTHER_KEY) as player,
+        stack.client(ADMIN_KEY) as admin,
+        stack.client(created_key.json()["key"]) as stranger,
+    ):
+        tournament = organiser.post("/v1/tournaments", json={"name": "Duo", "capacity": 2})
+        url = f"/v1/tournaments/{tournament.json()['id']}"
+        # Anyone who has the id may take a free seat (the id is the invitation) ...
+        bob = player.post(f"{url}/players", json={"name": "Bob", "email": "bob@x.test"})
+        assert bob.status_code == 201 and bob.json()["email"] == "bob@x.test"
+        ada = organiser.post(f"{url}/players", json={"name": "Ada", "email": "ada@x.test"})
+        assert ada.status_code == 201
+
+        # ... a player sees the others' names, never an e-mail (not even its own back) ...
+        seen = player.get(url)
+        assert seen.status_code == 200
+        assert [p["name"] for p in seen.json()["players"]] == ["Bob", "Ada"]
+        assert all("email" not in p for p in seen.json()["players"]), seen.json()["players"]
+        assert "@x.test" not in seen.text and "@x.test" not in player.get(f"{url}/bracket").text
+        # ... the organiser and admins see them.
+        for viewer in (organiser, admin):
+            players = viewer.get(url).json()["players"]
+            assert [p["email"] for p in players] == ["bob@x.test", "ada@x.test"]
+
+        # Full, then started: those who may see it learn why they cannot join (409), anyone
+        # else gets the 404 of an id that does not exist.
+        missing = f"/v1/tournaments/{uuid.uuid4()}"
+        joining = {"name": "Cy", "email": "cy@x.test"}
+        for status in ("full", "started"):
+            if status == "started":
+                _set_status(stack, tournament.json()["id"], "started")
+            for viewer in (organiser, player, admin):
+                refused = viewer.post(f"{url}/players", json=joining)
+                assert refused.status_code == 409, (status, refused.text)
+            unknown = stranger.post(f"{missing}/players", json=joining)
+            hidden = stranger.post(f"{url}/players", json=joining)
+            assert unknown.status_code == hidden.status_code == 404, (status, hidden.text)
+            assert hidden.json() == unknown.json()
+            assert stranger.get(url).status_code == stranger.get(missing).status_code == 404
+
+
+def _set_status(stack: Stack, tournament_id: str, status: str) -> None:
+    with psycopg.connect(stack.env["DATABASE_URL"]) as connection:
+        connection.execute(
+            "UPDATE tournaments.tournaments SET status = %s, started_at = now() WHERE id = %s",
+            (status, tournament_id),
+        )
 
 
 def test_bulk_email_to_200_players_arrives_once_each_at_the_pace_and_bad_recipient_fails(

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+from common.web import Caller
 from gateway.http.idempotency import IdempotencyMiddleware
 from redis.asyncio import Redis
 from starlette.types import Receive, Scope, Send
@@ -48,14 +49,19 @@ class Upload:
         await send({"type": "http.response.body", "body": answer})
 
 
+async def _authenticate(key: str, address: str) -> Caller | None:
+    return Caller("u1") if key == "k" else None
+
+
 def _app(upload: Upload, redis: Redis, prefix: str, limit: int) -> Any:
     middleware = IdempotencyMiddleware(upload)
     state = SimpleNamespace(
+        authenticate=_authenticate,
         runtime=SimpleNamespace(
             redis=redis,
             settings=SimpleNamespace(redis_key_prefix=prefix, idempotency_ttl=60),
         ),
-        settings=SimpleNamespace(idempotency_max_body_bytes=limit),
+        settings=SimpleNamespace(idempotency_max_body_bytes=limit, idempotency_ttl=60),
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,6 +108,7 @@ async def test_upload_over_the_limit_is_413_before_the_route_sees_it(
     redis = Redis.from_url(services.redis)
     upload = Upload()
     sent: list[int] = []
+    auth = {"Authorization": "Bearer k"}
 
     async def chunked() -> AsyncIterator[bytes]:
         for _ in range(100):
@@ -111,13 +118,13 @@ async def test_upload_over_the_limit_is_413_before_the_route_sees_it(
     try:
         async with await _client(_app(upload, redis, redis_prefix, 10_000)) as client:
             declared = await client.post(
-                "/v1/images", content=b"x" * 20_000, headers={"Idempotency-Key": "big-1"}
+                "/v1/images", content=b"x" * 20_000, headers={**auth, "Idempotency-Key": "big-1"}
             )
             streamed = await client.post(
-                "/v1/images", content=chunked(), headers={"Idempotency-Key": "big-2"}
+                "/v1/images", content=chunked(), headers={**auth, "Idempotency-Key": "big-2"}
             )
             within = await client.post(
-                "/v1/images", content=b"x" * 10_000, headers={"Idempotency-Key": "ok-1"}
+                "/v1/images", content=b"x" * 10_000, headers={**auth, "Idempotency-Key": "ok-1"}
             )
     finally:
         await redis.aclose()

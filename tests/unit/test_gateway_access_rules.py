@@ -9,6 +9,7 @@ from gateway.auth.keys import hash_key, new_key, new_key_id, parse_duration
 from gateway.http.openapi import document_errors, errors_for
 from gateway.http.security import API_CSP, DASHBOARD_CSP, DOCS_CSP, policy_for
 from gateway.ops.keys import NewKey
+from gateway.settings import GatewaySettings
 from pydantic import ValidationError
 
 
@@ -71,10 +72,11 @@ def test_every_api_operation_declares_the_errors_the_edge_can_answer() -> None:
         "429",
         "503",
     }
-    assert {"409", "413"} <= set(errors_for("/v1/sms", "post", {}))
+    assert {"408", "409", "413"} <= set(errors_for("/v1/sms", "post", {}))
     assert errors_for("/healthz", "get", {}) == []
     document = document_errors(
-        {"paths": {"/v1/x": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+        {"paths": {"/v1/x": {"get": {"responses": {"200": {"description": "ok"}}}}}},
+        GatewaySettings(),
     )
     responses = document["paths"]["/v1/x"]["get"]["responses"]
     assert (

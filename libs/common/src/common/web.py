@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from redis.asyncio import Redis
 
 from .publisher import Publisher
@@ -23,6 +24,7 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 Scope = Literal["user", "service", "admin"]
+# Narrowest first: each scope may do everything the ones before it may.
 SCOPES: tuple[Scope, ...] = ("user", "service", "admin")
 
 
@@ -46,6 +48,10 @@ class Caller:
         """Whether this caller may do something on behalf of `user_id`."""
         return self.scope != "user" or user_id == self.id
 
+    def includes(self, scope: Scope) -> bool:
+        """Whether this caller's scope allows all that `scope` allows (they are nested)."""
+        return SCOPES.index(self.scope) >= SCOPES.index(scope)
+
 
 # Resolves a presented key, from a client address, to its caller (None: unknown key).
 Authenticator = Callable[[str, str], Awaitable[Caller | None]]
@@ -67,6 +73,12 @@ class DomainApi:
     dashboard_panels: Mapping[str, Section] = field(default_factory=dict)
     # The buttons of those panels, by panel name (POST /dashboard/panels/{panel}/{id}/{verb}).
     dashboard_actions: Mapping[str, PanelAction] = field(default_factory=dict)
+    # Path prefixes that providers call (webhooks, receipts, replies): the edge bounds
+    # their bodies by its callback limit and leaves their bytes to the route to judge.
+    callback_paths: tuple[str, ...] = ()
+    # Paths whose routes stream CSV or multipart uploads under limits of their own (rows,
+    # file size): the edge's JSON body limit does not apply to those uploads.
+    upload_paths: tuple[str, ...] = ()
 
 
 # Dependencies are `async def` even when they only read an attribute: FastAPI runs a plain
@@ -119,6 +131,35 @@ def refuse_unless_acting_for(caller: Caller, user_id: str) -> None:
         )
 
 
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, read as HTTPBearer reads it (the
+    scheme in any case, spaces around the key ignored); None for anything else."""
+    scheme, key = get_authorization_scheme_param(authorization)
+    return key if key and scheme.lower() == "bearer" else None
+
+
+# Where a request keeps its resolved key: (key, the Caller, None or the error it raised).
+_RESOLVED = "resolved_key"
+
+
+async def authenticated(request: Request, key: str) -> Caller | None:
+    """The caller of `key` for this request, resolved once however many ask (the edge may
+    ask before the route does): a rate counted or an unknown key counted only once."""
+    state = request.scope.setdefault("state", {})
+    resolved = state.get(_RESOLVED)
+    if resolved is None or resolved[0] != key:
+        authenticate: Authenticator = request.app.state.authenticate
+        try:
+            outcome: Caller | Exception | None = await authenticate(key, client_address(request))
+        except Exception as error:  # the route's error map answers it (429, 503)
+            outcome = error
+        resolved = state[_RESOLVED] = (key, outcome)
+    if isinstance(resolved[1], Exception):
+        raise resolved[1]
+    caller: Caller | None = resolved[1]
+    return caller
+
+
 async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -130,8 +171,7 @@ async def current_user(
             "missing API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    authenticate: Authenticator = request.app.state.authenticate
-    caller = await authenticate(credentials.credentials, client_address(request))
+    caller = await authenticated(request, credentials.credentials)
     if caller is None:
         raise HTTPException(
             401,

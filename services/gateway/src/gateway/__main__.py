@@ -74,13 +74,13 @@ def main() -> None:
         app,
         host=settings.gateway_host,
         port=settings.gateway_port,
+        # The client's address and scheme from a trusted proxy's X-Forwarded-For / -Proto.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        # The client's address and scheme from a trusted proxy's X-Forwarded-For / -Proto.
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     server = DrainingServer(config, app, settings.gateway_drain_seconds)
     server.run()

@@ -19,8 +19,10 @@ from fastapi_offline import FastAPIOffline
 from . import dashboard, health, ops
 from .auth.keys import KeyRing, authenticator
 from .dashboard.alerts import watch_alerts
-from .domains import DOMAINS
+from .dashboard.settings import warn_if_cookie_travels_in_clear
+from .domains import DOMAINS, callback_paths, upload_paths
 from .http import errors, openapi
+from .http.body_limits import BodyLimitMiddleware
 from .http.idempotency import IdempotencyMiddleware
 from .http.metrics import HttpMetricsMiddleware
 from .http.nul_text import RejectNulMiddleware
@@ -61,6 +63,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warn_if_cookie_travels_in_clear(settings.gateway_host, log)
         # Postgres and Redis are waited for; RabbitMQ is not, so the gateway can answer
         # 503 + Retry-After (and /readyz names it) while the broker is down.
         runtime = await Runtime.start(settings, "gateway", wait_for_broker=False)
@@ -96,8 +99,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # Set by `python -m gateway` on SIGTERM: /readyz answers 503 while the replica drains.
     app.state.draining = False
     # Inside Idempotency-Key's spool, so the route's read is what is checked.
-    app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(RejectNulMiddleware, callbacks=callback_paths())
     app.add_middleware(IdempotencyMiddleware)
+    # Outside the spool: the limits bound what Idempotency-Key buffers too.
+    app.add_middleware(
+        BodyLimitMiddleware, settings=settings, callbacks=callback_paths(), uploads=upload_paths()
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     # Added last, so outermost: the server span covers the whole request.
     app.add_middleware(HttpMetricsMiddleware)

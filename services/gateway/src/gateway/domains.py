@@ -24,3 +24,13 @@ def dashboard_panels() -> dict[str, Section]:
 def dashboard_actions() -> dict[str, PanelAction]:
     """The buttons of those panels, by panel name."""
     return {name: action for d in DOMAINS for name, action in d.dashboard_actions.items()}
+
+
+def callback_paths() -> tuple[str, ...]:
+    """Path prefixes providers call back on, from every domain."""
+    return tuple(path for d in DOMAINS for path in d.callback_paths)
+
+
+def upload_paths() -> frozenset[str]:
+    """Paths that stream CSV or multipart uploads under their own limits."""
+    return frozenset(path for d in DOMAINS for path in d.upload_paths)

@@ -17,9 +17,10 @@ class GatewaySettings(RuntimeSettings):
     # in docker-compose.yml: checks every second, out after two failures). 0 = stop at once
     # (Kubernetes: a preStop wait does it instead).
     gateway_drain_seconds: float = Field(default=0.0, ge=0, le=300)
-    # Addresses (or networks, CIDR) of proxies whose X-Forwarded-For / -Proto are believed
-    # (uvicorn's FORWARDED_ALLOW_IPS), comma separated; "*" trusts any.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, `*` for any): the client's address and whether it came over
+    # HTTPS (the dashboard cookie's `Secure`). Uvicorn's setting, under uvicorn's name.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     # `key=user_id` pairs for development; production keys live hashed in Postgres.
     api_keys: Annotated[dict[str, str], NoDecode] = {}
     admin_api_keys: Annotated[list[str], NoDecode] = []
@@ -29,6 +30,14 @@ class GatewaySettings(RuntimeSettings):
     # Unknown keys from one client address per minute before the answer is 429 (0 = off).
     auth_failures_per_minute: int = Field(default=30, ge=0)
     idempotency_ttl: int = 24 * 3600
+    # The largest request body (bytes) but for provider callbacks and streamed uploads:
+    # 413 beyond it, before more of it is read (at once when Content-Length says so).
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # The largest body of a provider callback (webhooks, receipts, replies): 413 beyond.
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Seconds a request may spend sending its body (summed over its reads): 408 beyond it,
+    # and the connection is closed.
+    body_read_timeout: float = Field(default=30.0, gt=0)
     # The largest request body an Idempotency-Key request may send (bytes); 413 beyond.
     idempotency_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     # A per-key ceiling on every authenticated request (like Laravel's throttle:api); 0 = off.

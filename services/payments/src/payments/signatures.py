@@ -10,6 +10,21 @@ from collections.abc import Mapping, Sequence
 class InvalidSignature(Exception):
     """The request is not provably from the provider; the message says why."""
 
+    @property
+    def public(self) -> str:
+        """What the (anonymous) caller is told."""
+        return str(self)
+
+
+class NotConfigured(InvalidSignature):
+    """No signature can be verified: the secret is not set. The caller is told no more
+    than for a bad signature (configuration is not an anonymous caller's business); the
+    message, which names the setting, is for the log."""
+
+    @property
+    def public(self) -> str:
+        return "the signature does not verify"
+
 
 def stripe_signature(secret: str, timestamp: int | str, payload: bytes) -> str:
     """The `v1` signature Stripe computes: HMAC-SHA256 of `{t}.{raw body}`, hex."""
@@ -33,7 +48,7 @@ def verify_stripe(
     See https://docs.stripe.com/webhooks#verify-manually.
     """
     if not secrets:
-        raise InvalidSignature("STRIPE_WEBHOOK_SECRET is not configured")
+        raise NotConfigured("STRIPE_WEBHOOK_SECRET is not configured")
     if not header:
         raise InvalidSignature("missing Stripe-Signature header")
     timestamp: str | None = None
@@ -71,7 +86,7 @@ def monetbil_sign(secret: str, fields: Mapping[str, str]) -> str:
 def verify_monetbil(fields: Mapping[str, str], secret: str) -> None:
     """Raise InvalidSignature unless the form's `sign` is right for `secret`."""
     if not secret:
-        raise InvalidSignature("MONETBIL_SERVICE_SECRET is not configured")
+        raise NotConfigured("MONETBIL_SERVICE_SECRET is not configured")
     sign = fields.get("sign", "")
     if not sign:
         raise InvalidSignature("missing sign")

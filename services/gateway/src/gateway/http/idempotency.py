@@ -1,15 +1,19 @@
-"""`Idempotency-Key` on POSTs: the same key from the same caller replays the first answer.
+"""`Idempotency-Key` on POSTs: the same key from the same user replays the first answer.
 
-A pure ASGI middleware, so every creating POST gets it without the route knowing. The
-request body is hashed as it streams in and spooled (in memory up to 1 MiB, then in a
+A pure ASGI middleware, so every creating POST gets it without the route knowing. The key
+that signs the request is resolved first (the same resolution the route's CurrentUser
+uses, done once per request): without a usable key nothing is looked up or remembered and
+the route answers its 401, so a revoked or expired key never gets a stored answer back.
+Records belong to the user, whichever of its keys (or spellings of the header) is used,
+and to the endpoint (idempotency_records.py); a key whose scope is narrower than the one
+that made a record gets 403 instead of its answer (it might not be allowed that answer).
+
+The request body is hashed as it streams in and spooled (in memory up to 1 MiB, then in a
 temporary file), then replayed to the route in 64 KiB chunks: an upload never has to fit
 in memory. A body over IDEMPOTENCY_MAX_BODY_BYTES is refused with 413 before it is
-buffered (at once when Content-Length says so). The
-caller is identified by a hash of its Authorization header; the first 2xx answer is
-kept for IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets
-409; the same key with a different body gets 422 (as in the IETF idempotency draft).
-Retention (RETENTION_IDEMPOTENCY_KEYS_DAYS) deletes answers older than that, even when
-IDEMPOTENCY_TTL keeps them longer.
+buffered (at once when Content-Length says so). The first 2xx answer is kept for
+IDEMPOTENCY_TTL (24 h). A second request while the first is still running gets 409; the
+same key with a different body gets 422 (as in the IETF idempotency draft).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import tempfile
 import time
 from typing import IO, Any
 
-from common.retention import CustomRule
-from common.runtime import Runtime
+from common.web import Caller, authenticated, bearer_key
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_PENDING_SECONDS = 60
+from .idempotency_records import Records
+
 _MAX_KEY_LENGTH = 255
 _KEPT_HEADERS = {b"content-type", b"location", b"retry-after"}
 # A request body up to this size stays in memory; a larger one is spooled to a temp file.
@@ -56,6 +61,19 @@ async def _too_large(send: Send, limit: int) -> None:
     )
 
 
+async def _caller(scope: Scope) -> Caller | None:
+    """Who sends this request, if its key is good; None otherwise (the route says why).
+    The header is read as the route reads it (the first Authorization header)."""
+    request = Request(scope)
+    key = bearer_key(request.headers.get("authorization"))
+    if key is None:
+        return None
+    try:
+        return await authenticated(request, key)
+    except Exception:  # kept for the route, whose error map answers it (429, 503)
+        return None
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,7 +84,8 @@ class IdempotencyMiddleware:
             return
         headers = dict(scope["headers"])
         key = headers.get(b"idempotency-key")
-        if not key:
+        caller = await _caller(scope) if key else None
+        if not key or caller is None:
             await self.app(scope, receive, send)
             return
         if len(key) > _MAX_KEY_LENGTH:
@@ -104,7 +123,13 @@ class IdempotencyMiddleware:
                 if not message.get("more_body"):
                     break
             spool.seek(0)
-            await self._once(scope, receive, send, key, headers, digest.hexdigest(), (spool, size))
+            app_state = scope["app"].state
+            records = Records(
+                app_state.runtime, app_state.settings.idempotency_ttl, caller, scope, key
+            )
+            await self._once(
+                scope, receive, send, records, caller, digest.hexdigest(), (spool, size)
+            )
         finally:
             spool.close()
 
@@ -113,22 +138,14 @@ class IdempotencyMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        key: bytes,
-        headers: dict[bytes, bytes],
+        records: Records,
+        caller: Caller,
         fingerprint: str,
         body: tuple[IO[bytes], int],
     ) -> None:
-        runtime = scope["app"].state.runtime
-        redis = runtime.redis
-        caller = hashlib.sha256(headers.get(b"authorization", b"")).hexdigest()[:32]
-        redis_key = (
-            f"{runtime.settings.redis_key_prefix}idem:{caller}:{key.decode(errors='replace')}"
-        )
-
-        pending = json.dumps({"state": "pending", "fingerprint": fingerprint})
-        if not await redis.set(redis_key, pending, nx=True, ex=_PENDING_SECONDS):
-            stored = await redis.get(redis_key)
-            await self._replay(send, stored, fingerprint)
+        stored = await records.claim(fingerprint)
+        if stored is not None:
+            await _replay(send, stored, fingerprint, caller)
             return
 
         spool, size = body
@@ -162,83 +179,55 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         except BaseException:
-            await redis.delete(redis_key)
+            await records.release()
             raise
         if 200 <= status < 300:
-            record = {
-                "state": "done",
-                "stored_at": time.time(),
-                "fingerprint": fingerprint,
-                "status": status,
-                "headers": [[k.decode(), v.decode()] for k, v in kept_headers],
-                "body": base64.b64encode(b"".join(response_chunks)).decode(),
-            }
-            await redis.set(redis_key, json.dumps(record), ex=runtime.settings.idempotency_ttl)
+            await records.keep(
+                {
+                    "stored_at": time.time(),
+                    "fingerprint": fingerprint,
+                    "status": status,
+                    "headers": [[k.decode(), v.decode()] for k, v in kept_headers],
+                    "body": base64.b64encode(b"".join(response_chunks)).decode(),
+                }
+            )
         else:
             # Only successes are remembered: a 4xx/5xx answer may be retried with the same key.
-            await redis.delete(redis_key)
-
-    async def _replay(self, send: Send, stored: bytes | None, fingerprint: str) -> None:
-        if stored is None:
-            await _answer(
-                send, 409, {"detail": "a request with this Idempotency-Key just finished; retry"}
-            )
-            return
-        record = json.loads(stored)
-        if record["fingerprint"] != fingerprint:
-            await _answer(
-                send,
-                422,
-                {
-                    "detail": "Idempotency-Key was already used with a different request; use a new key"
-                },
-            )
-            return
-        if record["state"] == "pending":
-            await _answer(
-                send,
-                409,
-                {"detail": "a request with this Idempotency-Key is still being processed"},
-            )
-            return
-        body = base64.b64decode(record["body"])
-        headers = [(k.encode(), v.encode()) for k, v in record["headers"]]
-        headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
-        await send({"type": "http.response.start", "status": record["status"], "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            await records.release()
 
 
-async def prune_idempotency_keys(runtime: Runtime, cutoff: float, batch: int) -> int:
-    """Delete remembered answers stored before `cutoff` (epoch seconds), `batch` keys at a
-    time (SCAN, never KEYS); returns how many."""
-    redis = runtime.redis
-    deleted = 0
-    pattern = f"{runtime.settings.redis_key_prefix}idem:*"
-    keys: list[Any] = []
-    async for key in redis.scan_iter(match=pattern, count=batch):
-        keys.append(key)
-        if len(keys) >= batch:
-            deleted += await _delete_older(redis, keys, cutoff)
-            keys = []
-    if keys:
-        deleted += await _delete_older(redis, keys, cutoff)
-    return deleted
-
-
-async def _delete_older(redis: Any, keys: list[Any], cutoff: float) -> int:
-    records = await redis.mget(keys)
-    old = []
-    for key, raw in zip(keys, records, strict=True):
-        try:
-            stored_at = json.loads(raw).get("stored_at") if raw else None
-        except ValueError:
-            continue
-        if isinstance(stored_at, int | float) and stored_at < cutoff:
-            old.append(key)
-    return int(await redis.delete(*old)) if old else 0
-
-
-# What retention prunes here (the `relay.retention` entry point of this package).
-RETENTION = (
-    CustomRule("idempotency_keys", "Idempotency-Key answers (Redis)", prune_idempotency_keys),
-)
+async def _replay(send: Send, stored: dict[str, Any], fingerprint: str, caller: Caller) -> None:
+    if not stored:
+        await _answer(
+            send, 409, {"detail": "a request with this Idempotency-Key just finished; retry"}
+        )
+        return
+    # Scope first: whatever else it sends, a narrower key learns nothing of the record.
+    made_by = stored.get("scope", caller.scope)
+    if not caller.includes(made_by):
+        await _answer(
+            send,
+            403,
+            {
+                "detail": f"this Idempotency-Key was used by a {made_by} key of this user; a "
+                f"{caller.scope} key may not have its answer: use another Idempotency-Key"
+            },
+        )
+        return
+    if stored["fingerprint"] != fingerprint:
+        await _answer(
+            send,
+            422,
+            {"detail": "Idempotency-Key was already used with a different request; use a new key"},
+        )
+        return
+    if stored["state"] == "pending":
+        await _answer(
+            send, 409, {"detail": "a request with this Idempotency-Key is still being processed"}
+        )
+        return
+    body = base64.b64decode(stored["body"])
+    headers = [(k.encode(), v.encode()) for k, v in stored["headers"]]
+    headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    await send({"type": "http.response.start", "status": stored["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": body})

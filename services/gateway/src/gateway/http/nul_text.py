@@ -11,11 +11,6 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _NUL = b"\\u0000"
-# Provider webhooks verify the exact bytes they were sent and answer their own 400 for an
-# event they cannot store (a provider expects 4xx it understands, not our 422). The SMS
-# provider callbacks ignore the fields providers add, so a NUL there is dropped with them;
-# their own text fields refuse NUL by their schema (422).
-_EXEMPT = ("/v1/webhooks/", "/v1/sms/status", "/v1/sms/inbound")
 
 
 class NulInText(ValueError):
@@ -36,14 +31,21 @@ def holds_nul(chunk: bytes) -> bool:
 
 
 class RejectNulMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Provider callbacks (`callbacks`, the prefixes domains declare) are left alone:
+    webhooks verify the exact bytes they were sent and answer their own 400 for an event
+    they cannot store (a provider expects 4xx it understands, not our 422); the SMS
+    receipts and replies ignore the fields providers add, so a NUL there is dropped with
+    them, and their own text fields refuse NUL by their schema (422)."""
+
+    def __init__(self, app: ASGIApp, callbacks: tuple[str, ...]) -> None:
         self.app = app
+        self.callbacks = callbacks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] not in ("POST", "PUT", "PATCH")
-            or scope["path"].startswith(_EXEMPT)
+            or scope["path"].startswith(self.callbacks)
         ):
             await self.app(scope, receive, send)
             return

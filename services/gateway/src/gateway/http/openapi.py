@@ -4,9 +4,10 @@ FastAPI documents a route's success and, where it has parameters, a 422 in its o
 `HTTPValidationError` shape. Ours differs (http/errors.py: `detail` is a sentence naming
 the field, `errors` lists each problem), and the edge adds answers no route declares:
 401 for a missing or unknown key, 403 for a key whose scope does not allow the call, 404
-for a resource that is not the caller's, 409 / 413 / 422 from Idempotency-Key, 429 for a
-limit, 503 when RabbitMQ, Postgres or Redis is out of reach. Each is added here to the
-operations that can answer it, so clients and schemathesis can rely on the document.
+for a resource that is not the caller's, 409 / 413 / 422 from Idempotency-Key, 413 and
+408 for a body over its size or time limit (http/body_limits.py), 429 for a limit, 503
+when RabbitMQ, Postgres or Redis is out of reach. Each is added here to the operations
+that can answer it, so clients and schemathesis can rely on the document.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from ..settings import GatewaySettings
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -58,8 +61,13 @@ DESCRIPTIONS = {
     "403": "the key's scope does not allow this (ops API: admin keys only; a user key "
     "acts for its own user only)",
     "404": "no such resource, or not the caller's",
+    "408": "the request body did not arrive within BODY_READ_TIMEOUT ({body_read_timeout:g} "
+    "s, the time spent waiting for it); the connection is closed",
     "409": "a request with this Idempotency-Key is still being processed, or a conflict",
-    "413": "the request body is over its limit",
+    "413": "the request body is over its limit: MAX_BODY_BYTES ({max_body_bytes} bytes), "
+    "WEBHOOK_MAX_BYTES ({webhook_max_bytes}) for a provider callback, the endpoint's own for "
+    "a CSV or multipart upload; IDEMPOTENCY_MAX_BODY_BYTES ({idempotency_max_body_bytes}) "
+    "with an Idempotency-Key",
     "422": "invalid input, naming the offending field (or an Idempotency-Key reused with "
     "another request)",
     "429": "over a limit (or too many unknown keys from this address); see Retry-After",
@@ -67,9 +75,9 @@ DESCRIPTIONS = {
 }
 
 
-def _error(status: str, schema: dict[str, Any]) -> dict[str, Any]:
+def _error(status: str, schema: dict[str, Any], settings: GatewaySettings) -> dict[str, Any]:
     answer: dict[str, Any] = {
-        "description": DESCRIPTIONS[status],
+        "description": DESCRIPTIONS[status].format(**settings.model_dump()),
         "content": {"application/json": {"schema": schema}},
     }
     if status in ("429", "503"):
@@ -85,11 +93,11 @@ def errors_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     if "{" in path:
         statuses.append("404")
     if method == "post":
-        statuses += ["409", "413"]
+        statuses += ["408", "409", "413"]
     return statuses
 
 
-def document_errors(document: dict[str, Any]) -> dict[str, Any]:
+def document_errors(document: dict[str, Any], settings: GatewaySettings) -> dict[str, Any]:
     """`document` with our error shapes and every error answer each operation can give."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
@@ -103,7 +111,7 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
             if "400" in responses:
                 statuses.append("400")  # a declared 400 answers in our error shape
             for status in statuses:
-                answer = _error(status, validation if status == "422" else _ERROR)
+                answer = _error(status, validation if status == "422" else _ERROR, settings)
                 kept = responses.get(status, {})
                 if status != "422" and kept.get("content"):
                     answer["content"] = kept["content"]  # the route's own model
@@ -124,7 +132,8 @@ def install(app: FastAPI) -> None:
                     version=app.version,
                     description=app.description,
                     routes=app.routes,
-                )
+                ),
+                app.state.settings,
             )
         return app.openapi_schema
 

@@ -2,7 +2,9 @@
 no referrer leaks, no MIME sniffing.
 
 The dashboard is served from 'self' only (its script and stylesheet are files, no inline
-code), so its policy is strict. Swagger UI and ReDoc load their assets from the gateway
+code), so its policy is strict; none of its pages, partials or answers is kept by a
+browser or proxy cache (`Cache-Control: no-store`: they show queues, payloads and CSRF
+tokens), only its two static files are. Swagger UI and ReDoc load their assets from the gateway
 (the fastapi-offline package, no CDN) but start with a small inline script, which their
 policy allows; the JSON API allows nothing at all.
 """
@@ -22,10 +24,15 @@ DOCS_CSP = (
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = ("/docs", "/redoc")
+DASHBOARD_STATIC = "/dashboard/static/"
+
+
+def is_dashboard(path: str) -> bool:
+    return path == "/dashboard" or path.startswith("/dashboard/")
 
 
 def policy_for(path: str) -> str:
-    if path == "/dashboard" or path.startswith("/dashboard/"):
+    if is_dashboard(path):
         return DASHBOARD_CSP
     if path.startswith(DOCS_PATHS):
         return DOCS_CSP
@@ -46,6 +53,9 @@ class SecurityHeadersMiddleware:
             (b"referrer-policy", b"same-origin"),
             (b"x-content-type-options", b"nosniff"),
         ]
+        path = scope["path"]
+        if is_dashboard(path) and not path.startswith(DASHBOARD_STATIC):
+            extra.append((b"cache-control", b"no-store"))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

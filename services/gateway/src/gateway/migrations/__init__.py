@@ -1,1 +1,2 @@
-"""The gateway schema's Alembic history: API keys and idempotency records."""
+"""The gateway schema's Alembic history: API keys. (Idempotency-Key records live in Redis,
+with their TTL: gateway/http/idempotency_records.py.)"""

@@ -4,4 +4,4 @@ from common.web import DomainApi
 
 from .routes import router
 
-api = DomainApi(router=router)
+api = DomainApi(router=router, callback_paths=("/v1/webhooks/",))  # Stripe, Monetbil

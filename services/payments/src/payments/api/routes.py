@@ -128,8 +128,12 @@ async def _ingest(
                 else []
             )
     except asyncpg.DataError as invalid:
-        # e.g. a \u0000 in a string, which Postgres' jsonb cannot hold.
-        raise HTTPException(400, f"the event cannot be stored: {invalid}") from invalid
+        # e.g. a \u0000 in a string, which Postgres' jsonb cannot hold. The database's own
+        # words stay in the log: the caller is anonymous.
+        log.warning("webhook event cannot be stored", extra={"error": str(invalid)})
+        raise HTTPException(
+            400, "the event cannot be stored (it holds text Postgres cannot keep, e.g. NUL)"
+        ) from invalid
     fields = {
         "provider": provider.value,
         "event_id": event_id,
@@ -181,7 +185,7 @@ async def stripe_webhook(
         )
     except InvalidSignature as invalid:
         log.warning("stripe webhook refused", extra={"reason": str(invalid)})
-        raise HTTPException(400, f"invalid signature: {invalid}") from invalid
+        raise HTTPException(400, f"invalid signature: {invalid.public}") from invalid
     try:
         event = StripeEvent.model_validate_json(payload)
     except ValidationError as invalid:
@@ -210,7 +214,7 @@ async def monetbil_webhook(request: Request, runtime: RuntimeDep) -> PlainTextRe
         verify_monetbil(fields, payments_settings().monetbil_service_secret)
     except InvalidSignature as invalid:
         log.warning("monetbil callback refused", extra={"reason": str(invalid)})
-        raise HTTPException(403, f"invalid sign: {invalid}") from invalid
+        raise HTTPException(403, f"invalid sign: {invalid.public}") from invalid
     transaction_id = fields.get("transaction_id", "").strip()
     if not transaction_id or len(transaction_id) > 255:
         raise HTTPException(400, "transaction_id: a Monetbil callback needs a transaction_id")

@@ -14,4 +14,7 @@ api = DomainApi(
     queue_sections={"breakers": breaker_states},
     dashboard_panels={"campaigns": campaign_progress, "breakers": breaker_states},
     dashboard_actions={"campaigns": campaign_action},
+    # Delivery receipts and replies, and Twilio's callbacks (/v1/sms/twilio/status, /inbound).
+    callback_paths=("/v1/sms/status", "/v1/sms/inbound", "/v1/sms/twilio/"),
+    upload_paths=("/v1/campaigns",),  # CSV / multipart: SMS_CAMPAIGN_MAX_RECIPIENTS
 )

@@ -60,12 +60,15 @@ async def create_tournament(body: NewTournament, user: CurrentUser, db: Db) -> d
     tournament_id = await store.create(
         db, user.id, body.name, body.capacity, body.starts_at, body.match_deadline_minutes
     )
-    return await store.details(db, await store.owned(db, tournament_id, user.id))
+    tournament = await store.owned(db, tournament_id, user.id)
+    return await store.details(db, tournament, user.id, user.admin)
 
 
 @router.get("/v1/tournaments/{tournament_id}")
 async def show_tournament(tournament_id: uuid.UUID, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return await store.details(db, await store.visible(db, tournament_id, user.id, user.admin))
+    """Players' e-mails are shown to the organiser and admins; other players see names."""
+    tournament = await store.visible(db, tournament_id, user.id, user.admin)
+    return await store.details(db, tournament, user.id, user.admin)
 
 
 @router.get("/v1/tournaments/{tournament_id}/bracket")
@@ -78,7 +81,7 @@ async def show_bracket(tournament_id: uuid.UUID, user: CurrentUser, db: Db) -> d
 async def join_tournament(
     tournament_id: uuid.UUID, body: NewPlayer, user: CurrentUser, db: Db
 ) -> dict[str, Any]:
-    player_id = await store.join(db, tournament_id, user.id, body.name, body.email)
+    player_id = await store.join(db, tournament_id, user.id, user.admin, body.name, body.email)
     return {
         "id": player_id,
         "tournament_id": tournament_id,

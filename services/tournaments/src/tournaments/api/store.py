@@ -40,10 +40,18 @@ async def create(
 
 
 async def join(
-    pool: asyncpg.Pool, tournament_id: uuid.UUID, user_id: str, name: str, email: str
+    pool: asyncpg.Pool,
+    tournament_id: uuid.UUID,
+    user_id: str,
+    admin: bool,
+    name: str,
+    email: str,
 ) -> uuid.UUID:
     """Seat a player: one UPDATE takes the seat only while the tournament is open and
-    has room (row lock: two concurrent joins for the last seat cannot both win)."""
+    has room (row lock: two concurrent joins for the last seat cannot both win).
+
+    Anyone with the id may take a free seat; why there is none (full, started) is told only
+    to those who may see the tournament (`visible`): to anyone else it does not exist."""
     player_id = uuid.uuid4()
     async with pool.acquire() as connection, connection.transaction():
         seated = await connection.fetchrow(
@@ -58,7 +66,10 @@ async def join(
         )
         if seated is None:
             status = await connection.fetchval(
-                "SELECT status FROM tournaments.tournaments WHERE id = $1", tournament_id
+                f"SELECT t.status FROM tournaments.tournaments t WHERE t.id = $1 AND {_VISIBLE}",
+                tournament_id,
+                user_id,
+                admin,
             )
             if status is None:
                 raise NotFound("no such tournament")
@@ -82,21 +93,22 @@ async def join(
     return player_id
 
 
+# Who may see tournament `t`: an admin ($3), its organiser or a user who registered one of
+# its players ($2). Anyone else is told it does not exist, whatever its state.
+_VISIBLE = """(
+    $3
+    OR t.owner_id = $2
+    OR EXISTS (SELECT 1 FROM tournaments.players p WHERE p.tournament_id = t.id AND p.user_id = $2)
+)"""
+
+
 async def visible(
     pool: asyncpg.Pool, tournament_id: uuid.UUID, user_id: str, admin: bool = False
 ) -> asyncpg.Record:
     """The tournament if `user_id` organises it or plays in it (an admin sees any);
     NotFound otherwise."""
     row = await pool.fetchrow(
-        """
-        SELECT t.* FROM tournaments.tournaments t
-        WHERE t.id = $1 AND (
-            $3
-            OR t.owner_id = $2
-            OR EXISTS (SELECT 1 FROM tournaments.players p
-                       WHERE p.tournament_id = t.id AND p.user_id = $2)
-        )
-        """,
+        f"SELECT t.* FROM tournaments.tournaments t WHERE t.id = $1 AND {_VISIBLE}",
         tournament_id,
         user_id,
         admin,
@@ -163,7 +175,11 @@ async def _matches(pool: asyncpg.Pool, tournament_id: uuid.UUID) -> list[dict[st
     return [match_view(m, reports) for m in matches]
 
 
-async def details(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, Any]:
+async def details(
+    pool: asyncpg.Pool, tournament: asyncpg.Record, caller_id: str, admin: bool
+) -> dict[str, Any]:
+    """The tournament as `caller_id` may see it: players' e-mails for its organiser and
+    admins only; other players see names."""
     players = await pool.fetch(
         """
         SELECT id, name, email, joined_at FROM tournaments.players
@@ -171,6 +187,9 @@ async def details(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, A
         """,
         tournament["id"],
     )
+    shown: tuple[str, ...] = ("id", "name", "email", "joined_at")
+    if not (admin or tournament["owner_id"] == caller_id):
+        shown = ("id", "name", "joined_at")
     return {
         "id": tournament["id"],
         "name": tournament["name"],
@@ -182,7 +201,7 @@ async def details(pool: asyncpg.Pool, tournament: asyncpg.Record) -> dict[str, A
         "match_deadline_minutes": tournament["match_deadline_minutes"],
         "round": tournament["round"],
         "champion": tournament["champion_id"],
-        "players": [dict(p) for p in players],
+        "players": [{column: p[column] for column in shown} for p in players],
         "matches": await _matches(pool, tournament["id"]),
     }
 
