@@ -31,7 +31,6 @@ from tournaments.contracts import (
     player_message_id,
 )
 from tournaments.jobs import router
-from tournaments.relay import OutboxRelay
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink
@@ -44,7 +43,6 @@ from tests.support.stack import free_port
 class RunningWorker:
     runtime: Runtime
     worker: Worker
-    relay: OutboxRelay
     seen: list[JobOutcome] = field(default_factory=list)
 
     def outcomes(self, queue: str) -> Counter[str]:
@@ -68,8 +66,8 @@ def sink() -> Iterator[SmtpSink]:
 async def start_worker(
     env: dict[str, Any],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the tournaments router in a Worker, with its outbox relay, with
-    TournamentSettings built from `env` (what `python -m tournaments` runs)."""
+    """Start the tournaments router in a Worker, with TournamentSettings built from `env`
+    (what `python -m tournaments` runs; its outbox sweeper is tested on its own below)."""
     started: list[RunningWorker] = []
 
     async def start(**overrides: Any) -> RunningWorker:
@@ -83,21 +81,19 @@ async def start_worker(
         values.update(overrides)
         runtime = await Runtime.start(TournamentSettings(**values), "tournaments-test")
         worker = Worker(runtime, router, concurrency=10)
-        running = RunningWorker(runtime, worker, OutboxRelay(runtime, sweep_every=1))
+        running = RunningWorker(runtime, worker)
 
         async def observe(outcome: JobOutcome) -> None:
             running.seen.append(outcome)
 
         worker.observers.append(observe)
         await worker.start()
-        running.relay.start()
         started.append(running)
         return running
 
     yield start
     for running in started:
         await running.worker.stop(1)
-        await running.relay.stop()
         await running.runtime.close()
 
 
@@ -230,12 +226,11 @@ async def test_same_email_job_delivered_twice_is_sent_once(
 
 
 async def _outbox_published(runtime: Runtime) -> None:
-    """Until the relay has published every follow-up job the handlers wrote."""
+    """Until every follow-up job the handlers staged is published (confirmed entries
+    leave the runtime's outbox)."""
 
     async def published() -> bool:
-        unpublished = await runtime.pool.fetchval(
-            "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
-        )
+        unpublished = await runtime.pool.fetchval("SELECT count(*) FROM runtime.outbox")
         return bool(unpublished == 0)
 
     await eventually_async(published, timeout=30)
@@ -264,14 +259,14 @@ async def test_a_settled_round_advances_once_across_workers_redeliveries_and_rep
     matches = await eventually_async(first_round, timeout=30)
     organiser = Caller("organiser")
     for match in matches:
-        # The gateway's SQL: decides the match and writes the advance job to the outbox.
+        # The gateway's SQL: decides the match and stages the advance job in the outbox.
         await decisions.record_result(
-            runtime.pool, cup.tournament_id, match["id"], match["player1_id"], organiser
+            runtime, cup.tournament_id, match["id"], match["player1_id"], organiser
         )
     drain(env["RABBITMQ_URL"], "notifications.normal")
 
-    # The same round advanced many times at once: the outbox's copy (the relays publish
-    # it), its own id again (a redelivery, a second trigger), another id (a trigger after
+    # The same round advanced many times at once: the outbox's copy (sent right after the
+    # decision's commit), its own id again (a redelivery, a second trigger), another id (a trigger after
     # the outbox forgot the first). Two workers take them concurrently.
     settled = AdvanceRound(tournament_id=cup.tournament_id, round=1)
     same_id = str(advance_message_id(cup.tournament_id, 1))
@@ -344,7 +339,7 @@ async def test_expiry_and_a_result_settling_a_round_together_always_advance_it(
         jobs.expire_matches(RunPeriodic(job="expire_matches"), expiry),
         *(
             decisions.record_result(
-                runtime.pool, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
+                runtime, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
             )
             for cup, m in zip(cups, rounds, strict=True)
         ),
