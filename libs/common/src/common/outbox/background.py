@@ -26,6 +26,9 @@ from .store import lock_entries
 log = logging.getLogger(__name__)
 
 BATCH = 2000
+# Entries waiting for their turn at most; beyond, they are left to the sweeper (they are
+# staged already), so a broker outage never piles them up in memory.
+MAX_WAITING = 10 * BATCH
 _TROUBLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -43,7 +46,13 @@ class BackgroundSender:
         """Publish `entries` soon; call it once their transaction has committed."""
         if not entries:
             return
-        self._pending.extend(entries)
+        room = MAX_WAITING - len(self._pending)
+        if room < len(entries):
+            log.warning(
+                "outbox entries left to the sweeper: too many waiting",
+                extra={"entries": len(entries) - max(room, 0)},
+            )
+        self._pending.extend(entries[: max(room, 0)])
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="outbox-send")
 
@@ -83,11 +92,14 @@ class BackgroundSender:
             published = await publish_locked(
                 connection, self.publisher, [e for e in batch if e.id in mine]
             )
-        if published.error is not None:
-            log.warning(
-                "outbox entries not confirmed; left to the sweeper",
-                extra={
-                    "entries": len(mine) - len(published.confirmed),
-                    "error": repr(published.error),
-                },
-            )
+        if published.error is None:
+            return
+        left = len(mine) - len(published.confirmed)
+        if not published.confirmed:
+            # Not one confirm: the broker is away. What waits would fail the same way.
+            left += len(self._pending)
+            self._pending.clear()
+        log.warning(
+            "outbox entries not confirmed; left to the sweeper",
+            extra={"entries": left, "error": repr(published.error)},
+        )
