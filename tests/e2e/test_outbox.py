@@ -170,3 +170,29 @@ def test_rows_the_previous_release_left_unpublished_are_published_by_a_new_worke
     eventually(adopted, timeout=60)
     [told] = drain(env["RABBITMQ_URL"], "notifications.normal")
     assert told.message_id == str(left[0].id) == told.body["id"]
+
+
+def test_a_worker_alone_sweeps_what_a_dead_process_left_staged(
+    stack: Stack, env: dict[str, Any]
+) -> None:
+    # No gateway: the worker's own sweeper must find it.
+    stack.start("tournaments", **SWEEP)
+    stack.wait_consuming("tournaments.advance")
+    message_id = str(uuid.uuid4())
+    with psycopg.connect(env["DATABASE_URL"]) as connection:
+        # What a process that died right after its commit leaves behind.
+        connection.execute(
+            """
+            INSERT INTO runtime.outbox (id, exchange, routing_key, message_id, job_type, body)
+            VALUES (%s, 'notifications', 'notifications.normal', %s, 'CreateNotification', %s)
+            """,
+            (
+                uuid.uuid4(),
+                message_id,
+                b'{"id": "%s", "user_id": "user-1", "title": "Hi", "message": "Left"}'
+                % message_id.encode(),
+            ),
+        )
+    eventually(lambda: count(env, "SELECT count(*) FROM runtime.outbox") == 0, timeout=30)
+    [swept] = drain(env["RABBITMQ_URL"], "notifications.normal")
+    assert swept.message_id == message_id == swept.body["id"]
