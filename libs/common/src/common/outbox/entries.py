@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from ..envelope import STAGED_AT, Envelope, Job, enqueued_stamp, job_type
+from ..envelope import (
+    IDEMPOTENCY_KEY,
+    STAGED_AT,
+    USER_ID,
+    Envelope,
+    Job,
+    enqueued_stamp,
+    job_type,
+)
 from ..telemetry import tracing
 from ..topology import Queue
 
@@ -25,20 +35,27 @@ class OutboxEntry:
     envelope: Envelope
 
 
-def entry_for(queue: Queue, job: Job, envelope: Envelope) -> OutboxEntry:
-    """The entry of `job` for `queue`, with the envelope it will be published in."""
-    if not envelope.job_type:
-        envelope.job_type = job_type(type(job))
-    # The trace of the request or job that staged it: the follow-up continues that trace.
-    tracing.inject(envelope.headers)
-    envelope.headers[STAGED_AT] = enqueued_stamp(time.time())
-    # The headers as they will be published, so a sweep rebuilds the same message.
-    headers = envelope.properties().headers or {}
+def entries_for(jobs: Sequence[tuple[Queue, Job, Envelope]]) -> list[OutboxEntry]:
+    """The entries of `jobs` (queue, payload, envelope), as they will be published."""
+    # One transaction stages them all: one trace context, one staging time.
+    shared: dict[str, Any] = {STAGED_AT: enqueued_stamp(time.time())}
+    tracing.inject(shared)
+    return [_entry(queue, job, envelope, shared) for queue, job, envelope in jobs]
+
+
+def _entry(queue: Queue, job: Job, envelope: Envelope, shared: dict[str, Any]) -> OutboxEntry:
+    # What the envelope's own fields put in the headers when it is published: a row
+    # keeps only the headers, so a sweep rebuilds the same message from them.
+    headers = {**envelope.headers, **shared}
+    if envelope.user_id is not None:
+        headers[USER_ID] = envelope.user_id
+    if envelope.idempotency_key is not None:
+        headers[IDEMPOTENCY_KEY] = envelope.idempotency_key
     staged = Envelope(
         message_id=envelope.message_id,
-        job_type=envelope.job_type,
+        job_type=envelope.job_type or job_type(type(job)),
         correlation_id=envelope.correlation_id,
-        headers=dict(headers),
+        headers=headers,
     )
     return OutboxEntry(
         uuid.uuid4(), queue.exchange, queue.routing_key, job.model_dump_json().encode(), staged

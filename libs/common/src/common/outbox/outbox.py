@@ -11,7 +11,7 @@ from ..errors import BrokerUnavailable
 from ..publisher import Publisher
 from ..topology import Queue
 from .background import BackgroundSender
-from .entries import OutboxEntry, entry_for
+from .entries import OutboxEntry, entries_for
 from .publishing import publish_all
 from .store import delete_entries, insert_entries
 from .sweeper import sweep
@@ -32,7 +32,7 @@ class Outbox:
     ) -> list[OutboxEntry]:
         """Write `jobs` (queue, payload, envelope) in `connection`'s transaction. The
         envelope's message id is the one published, however many times."""
-        entries = [entry_for(queue, job, envelope) for queue, job, envelope in jobs]
+        entries = entries_for(jobs)
         if entries:
             await insert_entries(connection, entries)
         return entries
