@@ -9,7 +9,7 @@ PY := .venv/bin/python
 TEST_WORKERS ?= 4
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz
+	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -52,11 +52,19 @@ test-compose: install ## the real docker-compose stack: built, scaled, crashed, 
 test-cluster: install ## the stack on a three-node RabbitMQ cluster: a node killed, a node cut off
 	bash infra/test-cluster.sh $(PYTEST_ARGS)
 
+test-upgrade: install ## the previous release beside this one: jobs pass both ways on one broker and database
+	RELAY_TEST_UPGRADE=1 $(PY) -m pytest -q -p no:cacheprovider tests/upgrade $(PYTEST_ARGS)
+
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)
 
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench
+
+# FROM=<dir>: draw from the results saved there, run nothing. REPORT_ARGS: e.g. --quick,
+# --only contenders,soak (the other figures then come from bench/results as saved).
+report: install ## docs/report.md and docs/figures/report-*.png from fresh runs (FROM=bench/results: from saved results)
+	$(PY) -m bench.report $(if $(FROM),--from-saved $(FROM)) $(REPORT_ARGS)
 
 definitions: install ## regenerate infra/rabbitmq/definitions.json from the topology data
 	$(PY) -m common.topology > infra/rabbitmq/definitions.json

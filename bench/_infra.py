@@ -6,6 +6,7 @@ Nothing here is timed: it only sets up, observes and cleans up.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import contextlib
@@ -44,6 +45,18 @@ STALL_TIMEOUT_S = float(os.environ.get("BENCH_STALL_TIMEOUT", "60"))
 def fresh_name(prefix: str) -> str:
     """A queue (or key) name unique to one run; only chars every framework accepts."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+async def wait_all_handled(done: asyncio.Event, handled: Sequence[object]) -> None:
+    """In-process contenders: until `done` is set; fails once nothing was handled for
+    STALL_TIMEOUT_S."""
+    last = -1
+    while not done.is_set():
+        if len(handled) == last:
+            raise TimeoutError(f"consumer stalled at {last} messages")
+        last = len(handled)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=STALL_TIMEOUT_S)
 
 
 def venv_script(name: str) -> str:

@@ -11,6 +11,7 @@ from types import FrameType
 
 from bench._infra import wait_for_broker
 from bench.report import BASELINE, Contender, RunFn, RunOutcome, Summary, print_table, run_repeated
+from bench.results import Recording, module_command
 
 
 def lazy(module: str, attr: str = "run") -> RunFn:
@@ -46,6 +47,8 @@ CONTENDERS: dict[str, Contender] = {
     "raw-quorum": Contender("raw aio-pika (quorum)", lazy("bench.raw_aiopika", "run_quorum")),
     "celery": Contender("celery", lazy("bench.celery_bench")),
     "dramatiq": Contender("dramatiq", lazy("bench.dramatiq_bench")),
+    "faststream": Contender("faststream", lazy("bench.faststream_bench")),
+    "taskiq": Contender("taskiq", lazy("bench.taskiq_bench")),
     "runtime": Contender("relay runtime", lazy("bench.runtime_bench")),
     "runtime-quorum": Contender(
         "relay runtime (quorum)", lazy("bench.runtime_bench", "run_quorum")
@@ -54,7 +57,7 @@ CONTENDERS: dict[str, Contender] = {
         "relay runtime + idempotency", lazy("bench.runtime_bench", "run_idempotent")
     ),
 }
-DEFAULT_ONLY = "raw,runtime,celery,dramatiq"
+DEFAULT_ONLY = "raw,runtime,faststream,taskiq,dramatiq,celery"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -90,12 +93,45 @@ def _sigterm_as_sigint(signum: int, frame: FrameType | None) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
+def save_results(
+    recording: Recording,
+    args: argparse.Namespace,
+    summaries: list[tuple[str, Summary]],
+    failed: list[str],
+) -> None:
+    """Every run of every contender, for `python -m bench.report`."""
+    contenders = [
+        {
+            "key": key,
+            "label": summary.contender,
+            "config": summary.config,
+            "runs": [
+                {
+                    "msgs_per_s": run.throughput,
+                    "elapsed_s": run.elapsed_s,
+                    "p50_ms": run.p50_ms,
+                    "p99_ms": run.p99_ms,
+                    "redelivered": run.duplicates,
+                }
+                for run in summary.runs
+            ],
+        }
+        for key, summary in summaries
+    ]
+    recording.save(
+        "contenders",
+        {"n": args.n, "runs": args.runs, "only": args.keys},
+        {"baseline": BASELINE, "contenders": contenders, "failed": failed},
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    recording = Recording(module_command("bench"))
     # SIGTERM/SIGINT unwind through the contenders' `finally`: workers stopped, queues deleted.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _sigterm_as_sigint)
-    summaries: list[Summary] = []
+    summaries: list[tuple[str, Summary]] = []
     failed: list[str] = []
     try:
         for key in args.keys:
@@ -109,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     retries=args.retries,
                     before_each=wait_for_broker,
                 )
-                summaries.append(summary)
+                summaries.append((key, summary))
             except Exception as exc:  # one broken contender must not hide the others
                 print(f"{contender.label}: gave up after {exc!r}", file=sys.stderr, flush=True)
                 failed.append(contender.label)
@@ -118,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     print()
     if summaries:
-        print_table(summaries, n=args.n)
+        print_table([summary for _, summary in summaries], n=args.n)
+        save_results(recording, args, summaries, failed)
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -1,150 +1,50 @@
-"""SMS figures: campaign throughput (1 and 2 workers), single-send latency under a backlog,
-gateway POST /v1/sms latency at a fixed request rate, and campaign scale (10k / 50k / 100k
-recipients uploaded as CSV, one worker, msg/s from the POST, the gateway's RSS).
+"""SMS figures: campaign throughput (1 and 2 workers, or `--workers 1,2,4`), single-send
+latency under a backlog, gateway POST /v1/sms latency at a fixed request rate, and campaign
+scale (10k / 50k / 100k recipients uploaded as CSV, one worker, msg/s from the POST, the
+gateway's RSS).
 
     .venv/bin/python -m bench.sms_bench [--messages 20000] [--singles 50] [--rps 200 --seconds 10]
+    .venv/bin/python -m bench.sms_bench --only throughput --workers 1,2,4 [--messages 20000]
     .venv/bin/python -m bench.sms_bench --only scale [--sizes 10000,50000,100000] [--chunk N]
 
 Runs the Procfile's gateway and sms processes against the local RabbitMQ / Postgres / Redis
 (a fresh vhost and database per scenario) with the `http` provider pointed at the fake
 provider (tests/fakes/sms_provider.py) running as its own process. Prints figures; asserts
-nothing. The machine is shared: read the numbers as indicative.
+nothing. The machine is shared: read the numbers as indicative. Throughput, latency and
+scale also save their raw results for `python -m bench.report` (bench/results.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import httpx
 
 from bench.load import open_loop
-from tests.support import (
-    USER_KEY,
-    Stack,
-    eventually,
-    fresh_database,
-    fresh_vhost,
-    resolve_services,
+from bench.results import Recording, module_command
+from bench.sms_support import (
+    cpu_seconds,
+    fake_provider,
+    post_campaign,
+    post_scale_campaign,
+    postgres_cpu,
+    provider_burst,
+    rss_mb,
+    sms_stack,
+    stats,
+    wait_delivered,
+    wait_settled,
 )
-from tests.support.stack import ROOT, free_port
+from tests.support import USER_KEY
 
 
-@contextlib.contextmanager
-def fake_provider(latency: float = 0.0) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fakes.sms_provider",
-            "--port",
-            str(port),
-            "--latency",
-            str(latency),
-        ],
-        cwd=ROOT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{base}/stats", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-@contextlib.contextmanager
-def sms_stack(name: str, provider: str, workers: int, **env: Any) -> Iterator[Stack]:
-    services = resolve_services()
-    if isinstance(services, str):
-        raise SystemExit(f"services unavailable: {services}")
-    with fresh_vhost(services) as vhost, fresh_database(services) as database:
-        base = {
-            "RABBITMQ_URL": vhost,
-            "RABBITMQ_MANAGEMENT_URL": services.management,
-            "DATABASE_URL": database,
-            "REDIS_URL": services.redis,
-            "REDIS_KEY_PREFIX": f"bench:{name}:{time.time_ns()}:",
-            "SMS_PROVIDER": "http",
-            "SMS_HTTP_URL": f"{provider}/sms",
-            "SMS_DEFAULT_REGION": "GA",
-            "SMS_BULK_PER_HOUR": 0,
-            "SMS_BULK_CHUNK": 5000,
-            "SMS_BULK_CHUNK_DELAY": 0,
-            "API_RATE_PER_MINUTE": 0,
-            "SMS_RATE_PER_MINUTE": 0,
-            "SMS_CAMPAIGNS_PER_HOUR": 0,
-            **env,
-        }
-        stack = Stack(base, name=f"bench_sms_{name}")
-        try:
-            stack.start("gateway")
-            for replica in range(1, workers + 1):
-                stack.start("sms", replica=replica)
-            stack.wait_ready(120)
-            for queue in ("sms.send", "sms.bulk", "sms.campaign"):
-                stack.wait_consuming(queue, consumers=workers, timeout=120)
-            yield stack
-        finally:
-            stack.stop()
-
-
-def stats(provider: str) -> dict[str, Any]:
-    answer: dict[str, Any] = httpx.get(f"{provider}/stats", timeout=10).json()
-    return answer
-
-
-def post_campaign(client: httpx.Client, count: int) -> str:
-    recipients = [{"phone": f"+24177{n:06d}", "name": f"C{n}"} for n in range(count)]
-    answer = client.post(
-        "/v1/campaigns",
-        json={"name": "bench", "message": "Bonjour #name", "recipients": recipients},
-        timeout=120,
-    )
-    answer.raise_for_status()
-    campaign_id: str = answer.json()["id"]
-    return campaign_id
-
-
-def wait_delivered(provider: str, count: int, timeout: float = 600) -> dict[str, Any]:
-    def delivered() -> dict[str, Any]:
-        current = stats(provider)
-        assert current["deliveries"] >= count, f"only {current['deliveries']} of {count} delivered"
-        return current
-
-    return eventually(delivered, timeout=timeout, interval=0.2)
-
-
-def wait_settled(client: httpx.Client, campaign_id: str, timeout: float = 120) -> dict[str, Any]:
-    """The campaign's counts once nothing is pending: the database agrees with the provider."""
-
-    def settled() -> dict[str, Any]:
-        progress: dict[str, Any] = client.get(f"/v1/campaigns/{campaign_id}").json()
-        assert progress["pending"] == 0, f"{progress['pending']} still pending"
-        return progress
-
-    return eventually(settled, timeout=timeout, interval=0.2)
-
-
-def throughput(workers: int, messages: int) -> None:
+def throughput(workers: int, messages: int) -> dict[str, Any]:
     with fake_provider() as provider, sms_stack(f"tp{workers}", provider, workers) as stack:
         with stack.client(USER_KEY) as client:
             posted = time.time()
@@ -162,9 +62,19 @@ def throughput(workers: int, messages: int) -> None:
             f"failed {progress['failed']}, pending {progress['pending']}",
             flush=True,
         )
+    return {
+        "workers": workers,
+        "messages": messages,
+        "first_to_last_msgs_per_s": messages / span,
+        "from_post_msgs_per_s": messages / (done["last_at"] - posted),
+        "post_seconds": accepted - posted,
+        "duplicates": done["duplicates"],
+        "sent": progress["sent"],
+        "failed": progress["failed"],
+    }
 
 
-def backlog_latency(messages: int, singles: int) -> None:
+def backlog_latency(messages: int, singles: int) -> dict[str, Any]:
     # A provider that takes 200 ms per call, and 2 workers holding one batch of 100 campaign
     # messages each: ~1,000 campaign messages/s, so the backlog lasts the whole measurement.
     batch = 100
@@ -208,6 +118,13 @@ def backlog_latency(messages: int, singles: int) -> None:
             f"max {latencies[-1] * 1000:.0f} ms; campaign messages still queued at the end: {left}",
             flush=True,
         )
+    return {
+        "campaign_messages": messages,
+        "latencies_s": latencies,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "campaign_left_at_end": left,
+    }
 
 
 async def _paced_posts(url: str, rps: int, seconds: float) -> list[float]:
@@ -249,94 +166,14 @@ def gateway_latency(rps: int, seconds: float) -> None:
     )
 
 
-async def _provider_burst(url: str, count: int, concurrency: int) -> float:
-    """msg/s the fake provider takes from a client that never waits for anything else."""
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        queue = iter(range(count))
-
-        async def caller() -> None:
-            for n in queue:
-                payload = {"id": f"ceiling-{n}", "to": f"+24188{n:06d}", "from": "x", "body": "hi"}
-                async with session.post(
-                    f"{url}/sms", json=payload, headers={"Idempotency-Key": f"ceiling-{n}"}
-                ) as answer:
-                    await answer.read()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(caller() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process (Linux /proc), in MB."""
-    for line in open(f"/proc/{pid}/status").read().splitlines():  # noqa: SIM115
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process used so far: a cost that a loaded machine
-    stretches in time but does not inflate."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu(database_url: str) -> float:
-    """CPU time of the Postgres backends serving `database_url` (the stack's pools keep
-    theirs for the whole run): where a scan that grows with the campaign would show."""
-    database = database_url.rsplit("/", 1)[1].encode()
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                command = cmdline.read()
-            if command.startswith(b"postgres:") and b" " + database + b" " in command:
-                total += cpu_seconds(int(pid))
-        except OSError:
-            continue  # a backend that ended meanwhile
-    return total
-
-
-def campaign_csv(count: int) -> bytes:
-    lines = ["phone,name,pledge"]
-    lines += [f"+24177{n:06d},C{n},{n % 1000}" for n in range(count)]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def post_scale_campaign(client: httpx.Client, count: int, body: str) -> str:
-    if body == "csv":
-        answer = client.post(
-            "/v1/campaigns",
-            params={"name": f"scale {count}", "message": "Bonjour #name, #pledge"},
-            content=campaign_csv(count),
-            headers={"Content-Type": "text/csv"},
-            timeout=300,
-        )
-    else:
-        recipients = [
-            {"phone": f"+24177{n:06d}", "name": f"C{n}", "pledge": n % 1000} for n in range(count)
-        ]
-        answer = client.post(
-            "/v1/campaigns",
-            json={"name": f"scale {count}", "message": "Bonjour #name, #pledge",
-                  "recipients": recipients},
-            timeout=300,
-        )  # fmt: skip
-    answer.raise_for_status()
-    campaign_id: str = answer.json()["id"]
-    return campaign_id
-
-
-def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> None:
+def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> dict[str, Any]:
     """One worker; each campaign after the previous one finished; msg/s from the POST."""
     env: dict[str, Any] = {"SMS_CAMPAIGN_MAX_RECIPIENTS": 1_000_000}
     # The product's chunk size unless asked otherwise; no delay between chunks (the
     # delay is a pacing choice, not a cost).
     env["SMS_BULK_CHUNK"] = chunk if chunk else 50
     with fake_provider() as provider:
-        ceiling = asyncio.run(_provider_burst(provider, 20000, 200))
+        ceiling = asyncio.run(provider_burst(provider, 20000, 200))
         print(f"fake provider ceiling (20,000 calls, 200 at once, no worker): {ceiling:,.0f} msg/s")
         base = stats(provider)["deliveries"]
         with sms_stack("scale", provider, 1, **env) as stack:
@@ -395,6 +232,22 @@ def scale(sizes: list[int], chunk: int | None, body: str, timeout: float) -> Non
     if len(rows) >= 2:
         print(f"largest / smallest rate: {rows[-1][3] / rows[0][3]:.0%} (target ≥ 90 %)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores; a shared machine)")
+    fields = (
+        "recipients",
+        "accepted_s",
+        "settled_s",
+        "msgs_per_s",
+        "gateway_rss_before_mb",
+        "gateway_rss_after_mb",
+        "worker_cpu_us_per_msg",
+        "postgres_cpu_us_per_msg",
+    )
+    return {
+        "body": body,
+        "chunk": env["SMS_BULK_CHUNK"],
+        "provider_ceiling_msgs_per_s": ceiling,
+        "campaigns": [dict(zip(fields, row, strict=True)) for row in rows],
+    }
 
 
 def main() -> None:
@@ -404,22 +257,38 @@ def main() -> None:
     parser.add_argument("--rps", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--only", default="throughput,latency,gateway")
+    parser.add_argument(
+        "--workers", default="1,2", help="sms worker counts for throughput (e.g. 1,2,4)"
+    )
     parser.add_argument("--sizes", default="10000,50000,100000")
     parser.add_argument("--chunk", type=int, default=None, help="SMS_BULK_CHUNK for scale")
     parser.add_argument("--body", choices=("csv", "json"), default="csv")
     parser.add_argument("--timeout", type=float, default=900, help="per scale campaign")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    command = module_command("bench.sms_bench")
+    # Each figure the report plots is saved as soon as it is measured (bench/results.py).
     if "throughput" in only:
-        for workers in (1, 2):
-            throughput(workers, args.messages)
+        recording = Recording(command)
+        counts = [int(count) for count in args.workers.split(",")]
+        runs = [throughput(workers, args.messages) for workers in counts]
+        recording.save(
+            "campaign-workers", {"messages": args.messages, "workers": counts}, {"runs": runs}
+        )
     if "latency" in only:
-        backlog_latency(args.messages, args.singles)
+        recording = Recording(command)
+        latency = backlog_latency(args.messages, args.singles)
+        recording.save(
+            "backlog-latency", {"messages": args.messages, "singles": args.singles}, latency
+        )
     if "gateway" in only:
         gateway_latency(args.rps, args.seconds)
     if "scale" in only:
+        recording = Recording(command)
         sizes = [int(size) for size in args.sizes.split(",")]
-        scale(sizes, args.chunk, args.body, args.timeout)
+        result = scale(sizes, args.chunk, args.body, args.timeout)
+        parameters = {"sizes": sizes, "body": args.body, "chunk": args.chunk}
+        recording.save(f"campaign-scale-{args.body}", parameters, result)
 
 
 if __name__ == "__main__":

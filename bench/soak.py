@@ -14,7 +14,9 @@ accepted sends not delivered, accepted webhooks not applied, accepted notificati
 stored (from the notifications worker's metrics, since retention deletes the rows).
 
 Prints both series, the growth of each over the last half of the run (flat: within 10 %),
-and writes a PNG plot (matplotlib, in the `bench` dependency group).
+writes a PNG plot (matplotlib, in the `bench` dependency group) and saves every sample
+(with RSS and jobs done per worker, i.e. throughput over time) for `python -m bench.report`
+(bench/soak_series.py, bench/results.py).
 """
 
 from __future__ import annotations
@@ -22,10 +24,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import statistics
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,45 +33,16 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from bench import soak_series
 from bench.load import open_loop
+from bench.results import Recording, module_command
+from bench.soak_series import Accepted, Sample, Sampler, jobs_done
 from tests.fakes.payments_signing import stripe_event, stripe_header
 from tests.support import Stack, eventually_async, fresh_database, fresh_vhost, resolve_services
 from tests.support.stack import free_port
 
 SECRET = "whsec_soak"
 WORKERS = ("sms", "payments", "notifications")
-PRUNED = (
-    "runtime.processed_messages",
-    "runtime.failed_jobs",
-    "runtime.outbox",
-    "sms.attempts",
-    "sms.receipts",
-    "notifications.notifications",
-)
-BUSINESS = ("sms.messages", "payments.payments", "payments.webhook_events")
-FLAT = 0.10  # the most a series may grow over the last half of the run, relative...
-NOISE = 10.0  # ...unless it grows by fewer rows, keys or MB than this (a near-empty table)
-
-
-@dataclass
-class Sample:
-    at: float  # seconds since the load started
-    rows: dict[str, int]
-    redis_keys: int
-    rss_mb: dict[str, float]
-
-
-@dataclass
-class Accepted:
-    sms: int = 0
-    receipts: int = 0
-    webhooks: int = 0
-    notifications: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
-
-    def refuse(self, what: str, status: int) -> None:
-        key = f"{what} {status}"
-        self.refused[key] = self.refused.get(key, 0) + 1
 
 
 # --------------------------------------------------------------------------- load
@@ -126,7 +97,8 @@ async def _load(client: httpx.AsyncClient, args: argparse.Namespace, accepted: A
     async def notification(i: int) -> None:
         answer = await client.post(
             "/v1/notifications",
-            json={"user_id": f"u{i % 50}", "title": "soak", "message": f"n{i}"},
+            # A user key may notify only its own user (a service key any user).
+            json={"user_id": "user-1", "title": "soak", "message": f"n{i}"},
         )
         if answer.status_code == 202:
             accepted.notifications += 1
@@ -147,142 +119,10 @@ async def _load(client: httpx.AsyncClient, args: argparse.Namespace, accepted: A
     )
 
 
-# --------------------------------------------------------------------------- sampling
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def _sample(
-    pool: asyncpg.Pool, redis: Redis, prefix: str, stack: Stack, started: float
-) -> Sample:
-    rows = {
-        table: int(await pool.fetchval(f"SELECT count(*) FROM {table}"))
-        for table in (*PRUNED, *BUSINESS)
-    }
-    keys = 0
-    async for _ in redis.scan_iter(match=f"{prefix}*", count=1000):
-        keys += 1
-    rss = {label: _rss_mb(process.pid) for label, process in stack.processes.items()}
-    return Sample(time.monotonic() - started, rows, keys, rss)
-
-
-async def _sample_forever(
-    samples: list[Sample], every: float, load: asyncio.Task[None], *parts: Any
-) -> None:
-    """Sample every `every` seconds; stop the load if a process of the run died."""
-    stack: Stack = parts[3]
-    while True:
-        dead = [label for label, p in stack.processes.items() if p.poll() is not None]
-        if dead:
-            print(f"ABORTED: {', '.join(dead)} exited; see tests/artifacts/soak/", flush=True)
-            load.cancel()
-            return
-        samples.append(await _sample(*parts))
-        await asyncio.sleep(every)
-
-
-# --------------------------------------------------------------------------- verdicts
-
-
-def _series(samples: list[Sample]) -> dict[str, list[float]]:
-    series: dict[str, list[float]] = {}
-    for sample in samples:
-        values = {
-            **{f"rows {t}": float(n) for t, n in sample.rows.items()},
-            "redis keys": float(sample.redis_keys),
-            **{f"RSS MB {p}": mb for p, mb in sample.rss_mb.items()},
-        }
-        for name, value in values.items():
-            series.setdefault(name, []).append(value)
-    return series
-
-
-def growth(values: list[float]) -> tuple[float, float]:
-    """How much `values` grew from the first third of the window to the last third:
-    absolute, and relative to the window's mean. Medians of thirds, not a fitted line:
-    pruning every few seconds makes a table's size a saw-tooth, which a line through a
-    few samples mistakes for a trend."""
-    if len(values) < 3:
-        return 0.0, 0.0
-    third = len(values) // 3
-    grown = statistics.median(values[-third:]) - statistics.median(values[:third])
-    mean = statistics.fmean(values)
-    return grown, grown / mean if mean else 0.0
-
-
-def _report(samples: list[Sample], half: float, load_end: float) -> list[str]:
-    """Print both series and each one's growth over the last half of the load (the sample
-    taken after it ended is shown, not judged); returns the series that grow."""
-    series = _series(samples)
-    times = [s.at for s in samples]
-    print("\nseries (one column per sample; t = seconds since the load started)")
-    print(f"{'t':>40} " + " ".join(f"{t:>7.0f}" for t in times))
-    for name, values in series.items():
-        print(f"{name:>40} " + " ".join(f"{v:>7.0f}" for v in values))
-    judged = [i for i, t in enumerate(times) if load_end - half <= t <= load_end]
-    growing = []
-    print(
-        f"\ngrowth over the last {half / 60:.1f} min of load "
-        f"(flat: less than {FLAT:.0%} or {NOISE:g})"
-    )
-    for name, values in series.items():
-        grown, rel = growth([values[i] for i in judged])
-        business = any(name.endswith(t) for t in BUSINESS)
-        flat = rel <= FLAT or grown <= NOISE
-        verdict = "grows by design" if business else ("flat" if flat else "GROWS")
-        if verdict == "GROWS":
-            growing.append(name)
-        print(f"{name:>40} {grown:>+9.1f} {rel:>+8.1%}  {verdict}")
-    return growing
-
-
-def _plot(samples: list[Sample], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = _series(samples)
-    times = [s.at / 60 for s in samples]
-    groups = {
-        "tables retention prunes (rows)": [f"rows {t}" for t in PRUNED],
-        "business tables (rows, grow by design)": [f"rows {t}" for t in BUSINESS],
-        "Redis keys of the run": ["redis keys"],
-        "RSS (MB)": [name for name in series if name.startswith("RSS")],
-    }
-    figure, axes = plt.subplots(len(groups), 1, figsize=(10, 12), sharex=True)
-    for axis, (title, names) in zip(axes, groups.items(), strict=True):
-        for name in names:
-            axis.plot(times, series[name], label=name.split(" ", 2)[-1])
-        axis.set_title(title)
-        axis.legend(fontsize="small", loc="upper left")
-        axis.grid(alpha=0.3)
-    axes[-1].set_xlabel("minutes since the load started")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
-
-
 # --------------------------------------------------------------------------- the run
 
 
-async def _notifications_done(port: int) -> int:
-    async with httpx.AsyncClient(timeout=5) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    total = 0
-    for line in text.splitlines():
-        done = 'outcome="done"' in line and 'queue="notifications.normal"' in line
-        if line.startswith("relay_jobs_processed_total{") and done:
-            total += int(float(line.rsplit(" ", 1)[1]))
-    return total
-
-
-async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
+async def run(args: argparse.Namespace, env: dict[str, Any], recording: Recording) -> int:
     stack = Stack(env, name="soak")
     ports = {name: free_port() for name in WORKERS}
     try:
@@ -306,26 +146,16 @@ async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
         ) as client:
             started = time.monotonic()
             load = asyncio.create_task(_load(client, args, accepted))
-            sampler = asyncio.create_task(
-                _sample_forever(
-                    samples,
-                    args.sample,
-                    load,
-                    pool,
-                    redis,
-                    env["REDIS_KEY_PREFIX"],
-                    stack,
-                    started,
-                )
-            )
+            sampler = Sampler(pool, redis, env["REDIS_KEY_PREFIX"], stack, started, accepted, ports)
+            sampling = asyncio.create_task(sampler.sample_forever(samples, args.sample, load))
             try:
                 await load
             except asyncio.CancelledError:
                 return 2
             load_end = time.monotonic() - started
             print(f"load done after {load_end:.0f} s; draining", flush=True)
-            sampler.cancel()
-        samples.append(await _sample(pool, redis, env["REDIS_KEY_PREFIX"], stack, started))
+            sampling.cancel()
+        samples.append(await sampler.sample())
 
         async def drained() -> tuple[int, int, int]:
             sent = int(
@@ -336,7 +166,7 @@ async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
                     "SELECT count(*) FROM payments.payments WHERE status = 'succeeded'"
                 )
             )
-            stored = await _notifications_done(ports["notifications"])
+            stored = await jobs_done(ports["notifications"], "notifications.normal")
             return sent, paid, stored
 
         async def complete() -> bool:
@@ -358,11 +188,11 @@ async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
         stack.stop()
 
     half = args.minutes * 60 / 2
-    growing = _report(samples, half, load_end)
+    growing = soak_series.report(samples, half, load_end)
     # An open loop that fell behind sends its backlog in a burst at the end: not a
     # steady load, so growth then says nothing about retention.
     behind = load_end > 1.1 * args.minutes * 60
-    _plot(samples, Path(args.plot))
+    soak_series.plot(samples, Path(args.plot))
     lost = (
         max(0, accepted.receipts - sent)
         + max(0, accepted.webhooks - paid)
@@ -384,6 +214,16 @@ async def run(args: argparse.Namespace, env: dict[str, Any]) -> int:
             "(the machine could not hold it): rerun with lower rates on a quieter machine"
         )
     print(f"verdict: {'GROWING: ' + ', '.join(growing) if growing else 'flat'}, lost {lost}")
+    parameters = {
+        key: getattr(args, key) for key in ("minutes", "sms", "webhooks", "notifications", "sample")
+    }
+    outcome = {
+        "lost": lost,
+        "growing": growing,
+        "behind_schedule": behind,
+        "refused": accepted.refused,
+    }
+    soak_series.save(recording, parameters, samples, load_end, outcome)
     return 1 if lost or (growing and not behind) else 3 if behind else 0
 
 
@@ -403,6 +243,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=300, help="seconds to wait at the end")
     parser.add_argument("--plot", default="tests/artifacts/soak.png")
     args = parser.parse_args()
+    recording = Recording(module_command("bench.soak"))
     retention = args.retention_seconds or max(30.0, args.minutes * 60 / 8)
     services = resolve_services()
     if isinstance(services, str):
@@ -440,7 +281,7 @@ def main() -> None:
             f"pruned every {max(5.0, retention / 4):.0f} s; a sample every {args.sample:g} s",
             flush=True,
         )
-        raise SystemExit(asyncio.run(run(args, env)))
+        raise SystemExit(asyncio.run(run(args, env, recording)))
 
 
 if __name__ == "__main__":

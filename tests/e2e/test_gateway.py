@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -40,14 +41,17 @@ async def _insert_failed_job(database_url: str, queue: str = "sms.send") -> uuid
 def test_health_and_readiness(stack: Stack) -> None:
     stack.start("gateway")
     stack.wait_ready()
+    release = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
     with stack.client(None) as client:
-        assert client.get("/healthz").status_code == 200
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok", "version": release}
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["down"] == []
         assert client.get("/docs").status_code == 200
-        assert (
-            "relay_http" in client.get("/metrics").text or client.get("/metrics").status_code == 200
-        )
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert f'relay_build_info{{version="{release}"}} 1.0' in metrics.text
 
 
 def test_missing_or_unknown_key_is_401_and_non_admin_on_ops_is_403(stack: Stack) -> None:

@@ -7,11 +7,11 @@ import asyncio
 import subprocess
 from typing import Any
 
-from common.control import QueueControl
+from common.control import QueueControl, paused_queues
 
 from tests.e2e.ops_support import DEMO, Demo, start_demo_worker
 from tests.support import eventually_async
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, free_port
 
 
 async def test_top_shows_each_queue_with_its_depth(
@@ -106,6 +106,22 @@ async def test_queue_pause_and_continue_show_in_relay_queues_and_terminate_ends_
     ended = await asyncio.to_thread(relay, env, "terminate")
     assert ended.returncode == 0, ended.stderr
     assert await asyncio.to_thread(stack.processes[worker].wait, 30) == 0
+
+
+async def test_queue_control_stands_without_postgres_and_its_audit_line_says_so(
+    runtime_factory: Any, env: dict[str, Any]
+) -> None:
+    runtime = await runtime_factory([DEMO])
+    # Queue control needs Redis and RabbitMQ only; the audit record waits for no database.
+    away = {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/relay"}
+    paused = await asyncio.to_thread(relay, away, "queue", "pause", DEMO.name)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert "audit record not stored" in paused.stderr
+    prefix = runtime.settings.redis_key_prefix
+    assert DEMO.name in await paused_queues(runtime.redis, prefix)
+    resumed = await asyncio.to_thread(relay, env, "queue", "continue", DEMO.name)
+    assert resumed.returncode == 0 and "ops.demo continued" in resumed.stdout
+    assert DEMO.name not in await paused_queues(runtime.redis, prefix)
 
 
 async def _is(value: Any, expected: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -9,6 +10,8 @@ import redis
 from tests.e2e.ops_support import DEMO, Demo, broken_flag, sample, scrape, start_demo_worker
 from tests.support import USER_KEY, eventually
 from tests.support.stack import free_port
+
+RELEASE = (Path(__file__).resolve().parents[2] / "VERSION").read_text().strip()
 
 
 async def test_worker_and_gateway_metrics_parse_and_count_the_jobs_that_ran(
@@ -44,6 +47,7 @@ async def test_worker_and_gateway_metrics_parse_and_count_the_jobs_that_ran(
     assert sample(after, "relay_job_wait_seconds_count", queue=DEMO.name) >= 6
     assert (("relay_jobs_in_flight", (("queue", DEMO.name),))) in after
     assert sample(after, "relay_worker_concurrency", queue=DEMO.name) >= 2
+    assert sample(after, "relay_build_info", version=RELEASE) == 1
 
     gateway_metrics = f"{stack.url}/metrics"
     labels = {"method": "GET", "route": "/v1/sms/{sms_id}", "status": "404"}

@@ -163,6 +163,7 @@ class FakeProvider:
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
             to, text, sender = form.get("To", ""), form.get("Body", ""), form.get("From", "")
             key = headers.get("idempotency-key") or f"twilio-{uuid.uuid4()}"
+            headers["x-status-callback"] = form.get("StatusCallback", "")
         else:
             payload = json.loads(body or b"{}")
             to, text, sender = (

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 from common.topology import Queue
-from gateway.ops.queues import queue_stats
+from gateway.admin.queue_stats import queue_stats
 
 QUEUE = Queue("test.listed", "test")
 

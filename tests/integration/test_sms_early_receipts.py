@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from sms import store as worker_store
 from sms.api import store as api_store
-from sms.contracts import SmsStatus
+from sms.statuses import SmsStatus
 
 
 async def _sending(pool: asyncpg.Pool, user: str = "user-1") -> uuid.UUID:

@@ -27,8 +27,8 @@ TEST_KEYS = {
 }
 
 
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
+def procfile(root: Path = ROOT) -> dict[str, str]:
+    lines = (root / "Procfile").read_text().splitlines()
     entries = (re.match(r"^([\w-]+):\s*(.+)$", line) for line in lines)
     return {m.group(1): m.group(2) for m in entries if m}
 
@@ -41,9 +41,13 @@ def free_port() -> int:
 
 
 class Stack:
-    """Starts Procfile processes with an isolated environment; stops them all at the end."""
+    """Starts Procfile processes with an isolated environment; stops them all at the end.
 
-    def __init__(self, env: dict[str, Any], name: str = "stack") -> None:
+    `root` is the checkout whose Procfile and code run (another release's, side by side).
+    """
+
+    def __init__(self, env: dict[str, Any], name: str = "stack", root: Path = ROOT) -> None:
+        self.root = root
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -53,7 +57,7 @@ class Stack:
             "GATEWAY_HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
         }
-        self.commands = procfile()
+        self.commands = procfile(root)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = ARTIFACTS / re.sub(r"[^\w.-]", "_", name)
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,7 @@ class Stack:
         log = open(self.logs / f"{label}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.processes[label] = subprocess.Popen(
             ["sh", "-c", f"exec {self.commands[name]}"],
-            cwd=ROOT,
+            cwd=self.root,
             env=process_env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from common.web import Caller
+from gateway.admin.keys import default_user
 from gateway.auth.keys import hash_key, new_key, new_key_id, parse_duration
 from gateway.http.openapi import document_errors, errors_for
 from gateway.http.security import API_CSP, DASHBOARD_CSP, DOCS_CSP, policy_for
-from gateway.ops.keys import NewKey, default_user
+from gateway.ops.keys import NewKey
 from pydantic import ValidationError
 
 
@@ -57,6 +58,8 @@ def test_a_user_key_needs_its_user_and_others_get_a_default() -> None:
     assert default_user("service", None, "hr") == "service:hr"
     assert default_user("admin", None, "") == "admin"
     assert default_user("service", "backend", "hr") == "backend"
+    with pytest.raises(ValueError, match="needs the user"):
+        default_user("user", None, "hr")
 
 
 def test_every_api_operation_declares_the_errors_the_edge_can_answer() -> None:

@@ -178,3 +178,63 @@ def test_no_libs_common_module_is_long() -> None:
         if "versions" not in path.parts and (n := len(path.read_text().splitlines())) > 300
     }
     assert long == {}, "split these into modules of one job each"
+
+
+RUNTIME_DECIDES = PACKAGES["common"] / "consumer"
+DEAD_LETTERS = PACKAGES["common"] / "dead_letters"
+
+
+def _sources() -> Iterator[Path]:
+    for folder in (ROOT / "libs", ROOT / "services"):
+        yield from (p for p in folder.rglob("*.py") if "versions" not in p.parts)
+
+
+def decisions_outside_the_runtime(paths: Iterator[Path]) -> list[str]:
+    """Where code that is not the runtime's consumer compares attempts with a maximum,
+    computes a retry delay, or writes the failed-job store."""
+    found = []
+    for path in paths:
+        source = path.read_text()
+        in_consumer = path.is_relative_to(RUNTIME_DECIDES)
+        in_dead_letters = path.is_relative_to(DEAD_LETTERS)
+        for node in ast.walk(ast.parse(source)):
+            names = {
+                n.attr if isinstance(n, ast.Attribute) else n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Attribute | ast.Name)
+            }
+            if isinstance(node, ast.Compare) and not in_consumer and "max_attempts" in names:
+                found.append(f"{path}:{node.lineno}: compares with max_attempts")
+            if isinstance(node, ast.Call) and not in_consumer:
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in ("retry_delay", "delay_after", "retry_tier", "wait_tier"):
+                    found.append(f"{path}:{node.lineno}: computes a retry delay ({called})")
+                if (
+                    called == "add"
+                    and isinstance(func, ast.Attribute)
+                    and "failed_jobs" in ast.unparse(func.value)
+                    and not in_dead_letters
+                ):
+                    found.append(f"{path}:{node.lineno}: writes the failed-job store")
+        if "INSERT INTO runtime.failed_jobs" in source and not in_dead_letters:
+            found.append(f"{path}: writes the failed-job store in SQL")
+    return found
+
+
+def test_only_the_runtime_decides_retry_delay_and_burial() -> None:
+    assert decisions_outside_the_runtime(_sources()) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "if ctx.attempt >= ctx.max_attempts: pass",
+        "delay = policy.delay_after(ctx.attempt)",
+        "await ctx.runtime.failed_jobs.add(queue='q')",
+    ],
+)
+def test_a_decision_taken_in_a_handler_is_reported(tmp_path: Path, line: str) -> None:
+    handler = tmp_path / "jobs.py"
+    handler.write_text(line + "\n")
+    assert len(decisions_outside_the_runtime(iter([handler]))) == 1

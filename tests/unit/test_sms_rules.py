@@ -9,21 +9,8 @@ from common.ratelimit import Rate
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sms.contracts import (
-    GSM7_BASIC,
-    GSM7_EXTENSION,
-    MAX_BATCH,
-    Encoding,
-    SendSmsBatch,
-    SmsStatus,
-    breaker_state,
-    campaign_message_id,
-    can_move,
-    keyword_of,
-    personalise,
-    segment,
-    sources_of,
-)
+from sms.breaker import breaker_state
+from sms.contracts import MAX_BATCH, SendSmsBatch, campaign_message_id
 from sms.domain import (
     ProviderVerdict,
     apply_receipts,
@@ -32,9 +19,13 @@ from sms.domain import (
     classify_http_status,
     pacing_burst,
 )
+from sms.opt_out import keyword_of
+from sms.personalisation import personalise
 from sms.providers.log import LogProvider
+from sms.segments import GSM7_BASIC, GSM7_EXTENSION, Encoding, segment
 from sms.sending import Sending
 from sms.settings import SmsSettings
+from sms.statuses import SmsStatus, can_move, sources_of
 
 
 @pytest.mark.parametrize(

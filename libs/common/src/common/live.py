@@ -20,8 +20,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from . import broker
 from .topology import EVENTS
@@ -88,11 +89,29 @@ class EventHub(Generic[T]):
 
     async def run(self) -> None:
         """Consume this replica's event queue until cancelled, reconnecting as needed."""
-        delay = 0.2
         while True:
+            connection = await self._consume()
             try:
-                connection = await broker.connect(self.rabbitmq_urls, "relay-gateway-events")
                 async with connection:
+                    await asyncio.Future()  # until cancelled; aio-pika reconnects meanwhile
+            except Exception as error:
+                self.ready.clear()
+                log.warning("live events relay lost rabbitmq", extra={"error": repr(error)})
+
+    async def _consume(self) -> AbstractRobustConnection:
+        """Connect, declare and bind this replica's queue and consume it, retrying with
+        backoff (0.2 s doubling to 5 s) until RabbitMQ answers."""
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=lambda state: log.warning(
+                "live events relay waiting for rabbitmq",
+                extra={"error": repr(state.outcome.exception() if state.outcome else None)},
+            ),
+        ):
+            with attempt:
+                connection = await broker.connect(self.rabbitmq_urls, "relay-gateway-events")
+                try:
                     channel = await connection.channel()
                     exchange = await channel.declare_exchange(
                         EVENTS.name, EVENTS.type, durable=True
@@ -107,14 +126,10 @@ class EventHub(Generic[T]):
                     )
                     await queue.bind(exchange, routing_key="user.#")
                     await queue.consume(self._on_message, no_ack=True)
-                    self.ready.set()
-                    log.info("live events relay consuming", extra={"queue": self.queue_name})
-                    delay = 0.2
-                    await asyncio.Future()  # until cancelled; aio-pika reconnects meanwhile
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                self.ready.clear()
-                log.warning("live events relay waiting for rabbitmq", extra={"error": repr(error)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                except BaseException:
+                    await connection.close()
+                    raise
+                self.ready.set()
+                log.info("live events relay consuming", extra={"queue": self.queue_name})
+                return connection
+        raise AssertionError("unreachable: AsyncRetrying retries until the queue is consumed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from common.version import release_version
 from common.web import RuntimeDep
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -16,7 +17,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    """Alive, and which release this replica runs (two may differ during a deploy)."""
+    return {"status": "ok", "version": release_version()}
 
 
 @router.get("/readyz")

@@ -8,13 +8,31 @@ with skewed clocks agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
 from common.telemetry import metrics
 from redis.asyncio import Redis
 
-from .contracts import breaker_key
+PROVIDERS = ("log", "http", "twilio")
+
+
+def breaker_key(prefix: str, provider: str) -> str:
+    """The Redis hash holding a provider's breaker (`failures`, `open_until` in epoch ms)."""
+    return f"{prefix}sms:breaker:{provider}"
+
+
+def breaker_state(fields: Mapping[str, str], now_ms: int) -> dict[str, object]:
+    """A breaker hash as the ops API shows it: closed, open (with seconds left) or half_open."""
+    failures = int(fields.get("failures", 0))
+    open_until = int(fields.get("open_until", 0))
+    if not open_until:
+        return {"state": "closed", "failures": failures, "retry_in": 0.0}
+    if now_ms < open_until:
+        return {"state": "open", "failures": failures, "retry_in": (open_until - now_ms) / 1000}
+    return {"state": "half_open", "failures": failures, "retry_in": 0.0}
+
 
 _NOW_MS = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 

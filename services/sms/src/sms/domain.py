@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .contracts import SmsStatus, can_move
+from .statuses import SmsStatus, can_move
 
 
 class ProviderVerdict(StrEnum):

@@ -27,7 +27,16 @@ class SmsSettings(RuntimeSettings):
     sms_twilio_base_url: str = "https://api.twilio.com"
     sms_twilio_account_sid: str = ""
     sms_twilio_auth_token: str = ""
+    # Where Twilio posts delivery receipts; empty: SMS_TWILIO_PUBLIC_URL (the gateway's
+    # public base URL) + /v1/sms/twilio/status, or no callback when that is empty too.
     sms_twilio_status_callback: str = ""
+    sms_twilio_public_url: str = ""
+
+    @property
+    def twilio_status_callback(self) -> str:
+        if self.sms_twilio_status_callback or not self.sms_twilio_public_url:
+            return self.sms_twilio_status_callback
+        return self.sms_twilio_public_url.rstrip("/") + "/v1/sms/twilio/status"
 
     sms_breaker_failures: int = Field(default=5, ge=1)
     sms_breaker_cooldown: float = Field(default=30.0, gt=0)

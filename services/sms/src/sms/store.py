@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from .contracts import RECEIPT_LOCK, SmsStatus
 from .domain import apply_receipts
+from .statuses import RECEIPT_LOCK, SmsStatus
 
 # A message may be (re)claimed while queued or sending: a worker killed mid-send leaves it
 # `sending`, and its redelivery must send again (the provider de-duplicates by sms id).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+from ..version import release_version
 
 JOBS_PROCESSED = Counter(
     "relay_jobs_processed", "Jobs handled, by queue and outcome", ["queue", "outcome"]
@@ -25,3 +27,8 @@ BREAKER_OPEN = Gauge("relay_breaker_open", "1 while a provider's breaker is open
 LIFECYCLE_DROPPED = Counter(
     "relay_lifecycle_dropped", "Dashboard job records dropped because the buffer was full"
 )
+
+# `relay_build_info{version="..."} 1` on every process's /metrics: which release each
+# replica runs, so a dashboard shows a deploy's progress.
+BUILD = Info("relay_build", "The release this process runs")
+BUILD.info({"version": release_version()})

@@ -12,14 +12,14 @@ from common.alerts import AlertMonitor
 from common.runtime import Runtime
 from fastapi import FastAPI
 
-from .data import queues_with_waits
+from ..admin.queue_stats import queue_overview
 
 log = logging.getLogger(__name__)
 
 
 async def check_once(runtime: Runtime, monitor: AlertMonitor) -> int:
     """One evaluation; returns how many alerts were sent."""
-    stats = await queues_with_waits(runtime)
+    stats = await queue_overview(runtime, estimate_waits=True)
     # A paused queue's jobs wait on purpose: no long-wait alert for it.
     waits = {q.name: q.oldest_wait_seconds or 0.0 for q in stats if not q.paused}
     failed = await runtime.failed_jobs.counts()

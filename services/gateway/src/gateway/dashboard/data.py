@@ -9,30 +9,17 @@ from typing import Any
 
 import httpx
 from common.alerts import Alert, AlertMonitor
-from common.control import AuditRecord, paused_queues
-from common.dead_letters import FailedJob, drain_parked
+from common.control import AuditRecord
+from common.dead_letters import FailedJob
 from common.lifecycle import JobRecord, LifecycleStore, MinuteStats, MonitoredTag, WorkerStatus
 from common.runtime import Runtime
-from common.topology import Queue
 from common.web import Section
 from pydantic import BaseModel
 
-from ..ops.queues import QueueStats, mark_paused, queue_stats
+from ..admin.failed_jobs import unpark
+from ..admin.queue_stats import QueueStats, queue_overview
 
 log = logging.getLogger(__name__)
-
-
-async def queues_with_waits(runtime: Runtime) -> list[QueueStats]:
-    """Queue stats, with the oldest job's wait estimated where RabbitMQ gives none, and
-    whether each is paused."""
-    stats = await queue_stats(runtime.settings)
-    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
-    lifecycle = LifecycleStore(runtime.redis, runtime.settings)
-    waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
-    for q in stats:
-        if q.oldest_wait_seconds is None:
-            q.oldest_wait_seconds = round(waits.get(q.name, 0.0), 1)
-    return stats
 
 
 class Snapshot(BaseModel):
@@ -56,7 +43,7 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
     lifecycle = LifecycleStore(runtime.redis, runtime.settings)
     monitor = AlertMonitor(runtime.redis, runtime.settings)
     results = await asyncio.gather(
-        queues_with_waits(runtime),
+        queue_overview(runtime, estimate_waits=True),
         lifecycle.workers(),
         lifecycle.minutes(60),
         lifecycle.recent(50, query),
@@ -96,10 +83,8 @@ async def snapshot(runtime: Runtime, panels: Mapping[str, Section], query: str =
             snap.panels[name] = value
         else:
             setattr(snap, name, value)
-    holding = [Queue(q.name, "") for q in snap.queues if q.parked]
-    if holding:
-        # Parked messages are listed with the failed jobs: move them in, then list again.
-        await drain_parked(runtime.failed_jobs, runtime.publisher, holding)
+    # Parked messages are listed with the failed jobs: move them in, then list again.
+    if await unpark(runtime, known=snap.queues):
         snap.failed = await runtime.failed_jobs.list(limit=50)
         snap.failed_total = await runtime.failed_jobs.count()
     return snap

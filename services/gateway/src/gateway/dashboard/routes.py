@@ -2,7 +2,8 @@
 
 The page is Jinja2 templates; one small vanilla script (static/dashboard.js) opens an
 EventSource on /dashboard/stream and swaps in the sections the server re-renders every
-DASHBOARD_REFRESH_SECONDS. No build step, no CDN.
+DASHBOARD_REFRESH_SECONDS. No build step, no CDN. Here: the log-in, the pages and the
+stream; the forms that act (retry, pause, clear...) are in actions.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 
 from common.dead_letters import FailedJob
 from common.ratelimit import Rate
-from common.web import RuntimeDep
+from common.web import RuntimeDep, client_address
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import (
     FileResponse,
@@ -28,16 +29,16 @@ from fastapi.responses import (
 )
 from fastapi.templating import Jinja2Templates
 
+from ..admin import logins
+from ..admin.actor import Actor
 from ..auth.keys import KeyRing
 from ..domains import dashboard_panels
-from ..ops.admin_actions import record_admin_action, request_origin
 from ..ops.job_details import job_details
-from ..ops.queues import unpark
 from ..settings import GatewaySettings
 from .actions import router as actions_router
 from .charts import charts
 from .data import Snapshot, snapshot
-from .guard import SessionCookie, authorised, session_of, sessions, to_login
+from .guard import SessionCookie, session_of, sessions, to_login
 from .session import COOKIE, SESSION_SECONDS
 from .settings import dashboard_settings
 
@@ -81,7 +82,7 @@ async def login_form(request: Request) -> Response:
 async def login(
     request: Request, runtime: RuntimeDep, key: Annotated[str, Form(max_length=500)] = ""
 ) -> Response:
-    client = request_origin(request)
+    client = client_address(request)
     await runtime.limiter.check(
         f"dashboard-login:{client}", Rate(dashboard_settings().dashboard_logins_per_minute, 60)
     )
@@ -89,16 +90,8 @@ async def login(
     user = await keys.resolve(key.strip()) if key.strip() else None
     if user is None or not user.admin:
         error = "unknown key" if user is None else "this key is not an admin key"
-        # Never the key itself: its id when it is a stored key, else nothing.
-        await record_admin_action(
-            runtime,
-            user.id if user else "unknown",
-            "dashboard.login_failed",
-            "dashboard",
-            client,
-            reason=error,
-            key_id=user.key_id if user else None,
-        )
+        refused = Actor(user.id, client, user.key_id) if user else Actor("unknown", client)
+        await logins.login_refused(runtime.audit, refused, error)
         return templates.TemplateResponse(
             request,
             "dashboard/login.html",
@@ -107,7 +100,7 @@ async def login(
         )
     stored_key = user.key_id if user.key_id != "env" else None
     session_id = await sessions(runtime).create(user.id, stored_key)
-    await record_admin_action(runtime, user, "dashboard.login", "dashboard", client)
+    await logins.logged_in(runtime.audit, Actor(user.id, client, user.key_id))
     response = RedirectResponse("/dashboard", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -228,60 +221,6 @@ async def job_record(
         "dashboard/job.html",
         {"d": details, "job": details.record, "csrf": session.csrf},
     )
-
-
-@router.post("/failed/retry")
-async def retry_all(
-    request: Request,
-    runtime: RuntimeDep,
-    csrf: Annotated[str | None, Form()] = None,
-    queue: Annotated[str | None, Form()] = None,
-    session_id: SessionCookie = None,
-) -> Response:
-    session = await authorised(runtime, session_id, csrf)
-    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
-    retried = await runtime.failed_jobs.retry_all(runtime.publisher, queue or None)
-    await record_admin_action(
-        runtime,
-        session.user_id,
-        "failed.retry_all",
-        queue or "*",
-        request_origin(request),
-        retried=retried,
-    )
-    return RedirectResponse("/dashboard#failed", status_code=303)
-
-
-@router.post("/failed/{failed_id}/retry")
-async def retry(
-    request: Request,
-    runtime: RuntimeDep,
-    failed_id: uuid.UUID,
-    csrf: Annotated[str | None, Form()] = None,
-    session_id: SessionCookie = None,
-) -> Response:
-    session = await authorised(runtime, session_id, csrf)
-    await runtime.failed_jobs.retry(failed_id, runtime.publisher)
-    await record_admin_action(
-        runtime, session.user_id, "failed.retry", str(failed_id), request_origin(request)
-    )
-    return RedirectResponse("/dashboard#failed", status_code=303)
-
-
-@router.post("/failed/{failed_id}/forget")
-async def forget(
-    request: Request,
-    runtime: RuntimeDep,
-    failed_id: uuid.UUID,
-    csrf: Annotated[str | None, Form()] = None,
-    session_id: SessionCookie = None,
-) -> Response:
-    session = await authorised(runtime, session_id, csrf)
-    await runtime.failed_jobs.forget(failed_id)
-    await record_admin_action(
-        runtime, session.user_id, "failed.forget", str(failed_id), request_origin(request)
-    )
-    return RedirectResponse("/dashboard#failed", status_code=303)
 
 
 @router.get("/static/{name}")

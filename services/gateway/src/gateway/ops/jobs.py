@@ -7,11 +7,11 @@ import re
 from common.lifecycle import JobRecord, LifecycleStore, MonitoredTag
 from common.request_body import RequestBody
 from common.web import AdminUser, RuntimeDep
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import Field, field_validator
 
-from ..deps import Settings
-from .admin_actions import record_admin_action, request_origin
+from ..admin import tags
+from ..deps import AdminActor, Settings
 from .job_details import JobDetails, job_details
 
 router = APIRouter()
@@ -64,20 +64,13 @@ async def monitored_tags(admin: AdminUser, runtime: RuntimeDep) -> list[Monitore
 
 
 @router.post("/tags", status_code=201)
-async def monitor_tag(
-    body: TagToMonitor, admin: AdminUser, runtime: RuntimeDep, request: Request
-) -> MonitoredTag:
+async def monitor_tag(body: TagToMonitor, actor: AdminActor, runtime: RuntimeDep) -> MonitoredTag:
     """Pin a tag: its jobs are kept LIFECYCLE_MONITORED_SECONDS and counted."""
-    await LifecycleStore(runtime.redis, runtime.settings).monitor(body.tag)
-    await record_admin_action(runtime, admin, "tag.monitor", body.tag, request_origin(request))
-    return MonitoredTag(tag=body.tag)
+    return await tags.monitor(runtime, actor, body.tag)
 
 
 @router.delete("/tags/{tag}", status_code=204)
-async def stop_monitoring_tag(
-    tag: str, admin: AdminUser, runtime: RuntimeDep, request: Request
-) -> Response:
-    if not await LifecycleStore(runtime.redis, runtime.settings).stop_monitoring(tag):
+async def stop_monitoring_tag(tag: str, actor: AdminActor, runtime: RuntimeDep) -> Response:
+    if not await tags.stop_monitoring(runtime, actor, tag):
         raise HTTPException(404, f"{tag} is not monitored; GET /v1/ops/tags lists them")
-    await record_admin_action(runtime, admin, "tag.stop_monitoring", tag, request_origin(request))
     return Response(status_code=204)

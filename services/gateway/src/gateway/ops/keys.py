@@ -1,4 +1,4 @@
-"""API keys in the ops API (admin): create, list, revoke, rotate.
+"""API keys in the ops API (admin): create, list, revoke, rotate (`gateway.admin.keys`).
 
 `POST /v1/ops/keys` answers 201 with the key: the only time it is shown (it is stored
 hashed). Rotation answers 201 with the new key; the old one keeps working for `overlap`
@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Self
 
 from common.request_body import RequestBody
-from common.runtime import Runtime
 from common.web import AdminUser, RuntimeDep, Scope
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Path
 from pydantic import ConfigDict, Field, model_validator
 
-from ..auth.keys import DEFAULT_OVERLAP, CreatedKey, KeyRecord, KeyStore
-from .admin_actions import record_admin_action, request_origin
+from ..admin import keys
+from ..auth.keys import DEFAULT_OVERLAP, CreatedKey, KeyRecord
+from ..deps import AdminActor
 
 router = APIRouter(prefix="/keys")
 
@@ -47,8 +47,10 @@ class NewKey(RequestBody):
 
     @model_validator(mode="after")
     def user_for_user_keys(self) -> Self:
-        if self.scope == "user" and self.user is None:
-            raise ValueError("user: a user key needs the user it acts for")
+        try:
+            keys.default_user(self.scope, self.user, self.name)
+        except ValueError as missing:
+            raise ValueError(f"user: {missing}") from missing
         return self
 
 
@@ -61,71 +63,28 @@ class Rotation(RequestBody):
     )
 
 
-def default_user(scope: Scope, user: str | None, name: str) -> str:
-    """The id a service or admin key acts as when none is given."""
-    return user or (f"{scope}:{name}" if name else scope)
-
-
-def key_store(runtime: Runtime) -> KeyStore:
-    return KeyStore(runtime.pool)
-
-
 @router.post("", status_code=201)
-async def create_key(
-    body: NewKey, admin: AdminUser, runtime: RuntimeDep, request: Request
-) -> CreatedKey:
-    created = await key_store(runtime).create(
-        body.scope,
-        default_user(body.scope, body.user, body.name),
-        body.name,
-        body.expires_in,
-        created_by=admin.id,
-    )
-    await record_admin_action(
-        runtime,
-        admin,
-        "key.create",
-        created.id,
-        request_origin(request),
-        scope=created.scope,
-        user=created.user,
-    )
-    return created
+async def create_key(body: NewKey, actor: AdminActor, runtime: RuntimeDep) -> CreatedKey:
+    return await keys.create(runtime, actor, body.scope, body.user, body.name, body.expires_in)
 
 
 @router.get("")
 async def list_keys(admin: AdminUser, runtime: RuntimeDep) -> list[KeyRecord]:
     """Every key, newest first, revoked ones included; never the key itself."""
-    return await key_store(runtime).list()
+    return await keys.list_keys(runtime)
 
 
 @router.delete("/{key_id}")
-async def revoke_key(
-    key_id: KeyId, admin: AdminUser, runtime: RuntimeDep, request: Request
-) -> KeyRecord:
+async def revoke_key(key_id: KeyId, actor: AdminActor, runtime: RuntimeDep) -> KeyRecord:
     """Revoke a key: every gateway replica refuses it within a second."""
-    revoked = await key_store(runtime).revoke(key_id)
-    await record_admin_action(runtime, admin, "key.revoke", key_id, request_origin(request))
-    return revoked
+    return await keys.revoke(runtime, actor, key_id)
 
 
 @router.post("/{key_id}/rotate", status_code=201)
 async def rotate_key(
     key_id: KeyId,
-    admin: AdminUser,
+    actor: AdminActor,
     runtime: RuntimeDep,
-    request: Request,
     body: Annotated[Rotation | None, Body()] = None,
 ) -> CreatedKey:
-    overlap = (body or Rotation()).overlap
-    created = await key_store(runtime).rotate(key_id, overlap, created_by=admin.id)
-    await record_admin_action(
-        runtime,
-        admin,
-        "key.rotate",
-        key_id,
-        request_origin(request),
-        new_key=created.id,
-        overlap=overlap,
-    )
-    return created
+    return await keys.rotate(runtime, actor, key_id, (body or Rotation()).overlap)

@@ -1,8 +1,6 @@
-"""The ops API (admin keys): queues and the failed-job runbook.
-
-Parked messages (`<queue>.parked`) are listed and retried with the failed jobs: listing or
-retrying them all first moves every parked message into the failed-job store.
-"""
+"""The ops API (admin keys): queues and the failed-job runbook. Each action is one
+function of `gateway.admin`, shared with the dashboard and `relay`; these routes read the
+request, call it and answer."""
 
 from __future__ import annotations
 
@@ -10,18 +8,18 @@ import uuid
 from typing import Any
 
 import httpx
-from common.control import paused_queues
 from common.dead_letters import FailedJob
 from common.web import AdminUser, RuntimeDep
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
+from ..admin import failed_jobs
+from ..admin.queue_stats import queue_overview
+from ..deps import AdminActor
 from ..domains import queue_sections
-from .admin_actions import record_admin_action, request_origin
 from .audit import router as audit_router
 from .control import router as control_router
 from .jobs import router as jobs_router
 from .keys import router as keys_router
-from .queues import QueueStats, mark_paused, queue_stats, unpark
 
 router = APIRouter(prefix="/v1/ops", tags=["ops"])
 router.include_router(control_router)
@@ -33,14 +31,13 @@ router.include_router(audit_router)
 @router.get("/queues")
 async def queues(admin: AdminUser, runtime: RuntimeDep) -> dict[str, Any]:
     try:
-        stats: list[QueueStats] = await queue_stats(runtime.settings)
+        stats = await queue_overview(runtime)
     except httpx.HTTPError as error:
         raise HTTPException(
             503,
             f"RabbitMQ management API unreachable ({error}); is the management plugin enabled?",
             headers={"Retry-After": "5"},
         ) from error
-    mark_paused(stats, await paused_queues(runtime.redis, runtime.settings.redis_key_prefix))
     answer: dict[str, Any] = {"queues": [s.model_dump() for s in stats]}
     for name, section in queue_sections().items():
         answer[name] = await section(runtime)
@@ -55,8 +52,8 @@ async def failed_list(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=2**63 - 1),
 ) -> list[FailedJob]:
-    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
-    return await runtime.failed_jobs.list(queue, limit, offset)
+    """Failed jobs, newest first; parked messages are moved in first and listed with them."""
+    return (await failed_jobs.list_failed(runtime, queue, limit, offset)).jobs
 
 
 @router.get("/failed/{failed_id}")
@@ -73,44 +70,29 @@ async def failed_body(admin: AdminUser, runtime: RuntimeDep, failed_id: uuid.UUI
 
 @router.post("/failed/retry", status_code=202)
 async def failed_retry_all(
-    admin: AdminUser, runtime: RuntimeDep, request: Request, queue: str | None = None
+    actor: AdminActor, runtime: RuntimeDep, queue: str | None = None
 ) -> dict[str, int]:
-    await unpark(runtime.settings, runtime.failed_jobs, runtime.publisher)
-    retried = await runtime.failed_jobs.retry_all(runtime.publisher, queue)
-    await record_admin_action(
-        runtime, admin, "failed.retry_all", queue or "*", request_origin(request), retried=retried
-    )
-    return {"retried": retried}
+    """Every failed job (of `queue`), parked ones included, back onto its queue."""
+    done = await failed_jobs.retry_all(runtime, actor, queue)
+    return {"retried": done.retried}
 
 
 @router.post("/failed/{failed_id}/retry", status_code=202)
 async def failed_retry(
-    admin: AdminUser, runtime: RuntimeDep, request: Request, failed_id: uuid.UUID
+    actor: AdminActor, runtime: RuntimeDep, failed_id: uuid.UUID
 ) -> dict[str, Any]:
-    await runtime.failed_jobs.retry(failed_id, runtime.publisher)
-    await record_admin_action(
-        runtime, admin, "failed.retry", str(failed_id), request_origin(request)
-    )
+    await failed_jobs.retry(runtime, actor, failed_id)
     return {"id": str(failed_id), "status": "queued"}
 
 
 @router.delete("/failed/{failed_id}", status_code=204)
-async def failed_forget(
-    admin: AdminUser, runtime: RuntimeDep, request: Request, failed_id: uuid.UUID
-) -> Response:
-    await runtime.failed_jobs.forget(failed_id)
-    await record_admin_action(
-        runtime, admin, "failed.forget", str(failed_id), request_origin(request)
-    )
+async def failed_forget(actor: AdminActor, runtime: RuntimeDep, failed_id: uuid.UUID) -> Response:
+    await failed_jobs.forget(runtime, actor, failed_id)
     return Response(status_code=204)
 
 
 @router.delete("/failed")
 async def failed_flush(
-    admin: AdminUser, runtime: RuntimeDep, request: Request, queue: str | None = None
+    actor: AdminActor, runtime: RuntimeDep, queue: str | None = None
 ) -> dict[str, int]:
-    flushed = await runtime.failed_jobs.flush(queue)
-    await record_admin_action(
-        runtime, admin, "failed.flush", queue or "*", request_origin(request), flushed=flushed
-    )
-    return {"flushed": flushed}
+    return {"flushed": await failed_jobs.flush(runtime, actor, queue)}

@@ -8,10 +8,11 @@ and reading stops as soon as the file passes the limit.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from common.multipart import MultipartError, Part, boundary_of, multipart_parts
 from starlette.requests import Request
 
 # Room for the multipart framing and the small form fields around the file.
@@ -50,108 +51,61 @@ class Upload:
             self.file.close()
 
 
-@dataclass
-class _Part:
-    headers: dict[str, str] = field(default_factory=dict)
-    name: str = ""
-    is_file: bool = False
-    value: bytearray = field(default_factory=bytearray)
-
-
-class _Collector:
-    """MultipartParser callbacks: the `file` part to a spool, small fields to memory."""
-
-    def __init__(self, file_field: str, max_bytes: int) -> None:
-        self.file_field = file_field
-        self.max_bytes = max_bytes
-        self.upload = Upload()
-        self.part = _Part()
-        self._header_field = bytearray()
-        self._header_value = bytearray()
-
-    def callbacks(self) -> Any:
-        return {
-            "on_part_begin": self.on_part_begin,
-            "on_header_field": self.on_header_field,
-            "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end,
-            "on_headers_finished": self.on_headers_finished,
-            "on_part_data": self.on_part_data,
-            "on_part_end": self.on_part_end,
-        }
-
-    def on_part_begin(self) -> None:
-        self.part = _Part()
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        name = self._header_field.decode("latin-1").lower()
-        self.part.headers[name] = self._header_value.decode("latin-1")
-        self._header_field.clear()
-        self._header_value.clear()
-
-    def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.part.headers.get("content-disposition", ""))
-        self.part.name = options.get(b"name", b"").decode("utf-8", "replace")
-        self.part.is_file = b"filename" in options or self.part.name == self.file_field
-        if self.part.name == self.file_field:
-            if self.upload.file is not None:
-                raise UploadInvalid(self.file_field, "send exactly one file")
-            self.upload.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if self.part.name == self.file_field and self.upload.file is not None:
-            self.upload.size += len(chunk)
-            if self.upload.size > self.max_bytes:
-                raise UploadTooLarge
-            if len(self.upload.head) < 16:
-                self.upload.head += chunk[: 16 - len(self.upload.head)]
-            self.upload.file.write(chunk)
-        elif not self.part.is_file:
-            self.part.value += chunk
-            if len(self.part.value) > _FIELD_MAX:
-                raise UploadInvalid(self.part.name or "body", "form field too long")
-
-    def on_part_end(self) -> None:
-        if not self.part.is_file and self.part.name:
-            self.upload.fields[self.part.name] = self.part.value.decode("utf-8", "replace")
-
-
 async def read_upload(request: Request, *, file_field: str, max_bytes: int) -> Upload:
     """The upload's file (rewound) and form fields; UploadTooLarge past `max_bytes`."""
-    content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    boundary = options.get(b"boundary")
-    if content_type != b"multipart/form-data" or not boundary:
+    content_type = request.headers.get("content-type", "")
+    if boundary_of(content_type) is None:
         raise NotMultipart
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _FRAMING:
         await _drain(request)
         raise UploadTooLarge
-    collector = _Collector(file_field, max_bytes)
-    parser = MultipartParser(boundary, collector.callbacks())
+    upload = Upload()
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+        await _collect(
+            upload, multipart_parts(content_type, request.stream()), file_field, max_bytes
+        )
     except UploadTooLarge:
-        collector.upload.close()
+        upload.close()
         await _drain(request)
         raise
     except UploadInvalid:
-        collector.upload.close()
+        upload.close()
         raise
-    except Exception as malformed:  # the parser's own errors: a broken multipart body
-        collector.upload.close()
+    except MultipartError as malformed:
+        upload.close()
         raise UploadInvalid("body", f"malformed multipart body: {malformed}") from malformed
-    if collector.upload.file is not None:
-        collector.upload.file.seek(0)
-    return collector.upload
+    if upload.file is not None:
+        upload.file.seek(0)
+    return upload
+
+
+async def _collect(
+    upload: Upload, parts: AsyncIterator[Part], file_field: str, max_bytes: int
+) -> None:
+    """The `file` part to a spool (memory up to 1 MiB, then disk), small fields to memory."""
+    name, is_file, value = "", False, bytearray()
+    async for part in parts:
+        if part.kind == "begin":
+            name, is_file, value = part.name, part.filename is not None, bytearray()
+            if name == file_field:
+                if upload.file is not None:
+                    raise UploadInvalid(file_field, "send exactly one file")
+                is_file = True
+                upload.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
+        elif part.kind == "data" and name == file_field and upload.file is not None:
+            upload.size += len(part.data)
+            if upload.size > max_bytes:
+                raise UploadTooLarge
+            if len(upload.head) < 16:
+                upload.head += part.data[: 16 - len(upload.head)]
+            upload.file.write(part.data)
+        elif part.kind == "data" and not is_file:
+            value += part.data
+            if len(value) > _FIELD_MAX:
+                raise UploadInvalid(name or "body", "form field too long")
+        elif part.kind == "end" and not is_file and name:
+            upload.fields[name] = value.decode("utf-8", "replace")
 
 
 async def _drain(request: Request) -> None:

@@ -5,6 +5,9 @@ from common.web import DomainApi
 from .breakers import breaker_states
 from .dashboard import campaign_action, campaign_progress
 from .routes import router
+from .twilio import router as twilio_router
+
+router.include_router(twilio_router)
 
 api = DomainApi(
     router=router,

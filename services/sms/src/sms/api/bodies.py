@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from common.request_body import CallbackBody, NonBlankText, RequestBody, Text
 from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 
-from ..contracts import RECEIPT_STATUSES, segment
 from ..numbers import to_e164
+from ..segments import segment
+from ..statuses import RECEIPT_STATUSES
 from .settings import sms_settings
 
 Scalar = str | int | float | None

@@ -6,7 +6,7 @@ from typing import Any
 
 from common.runtime import Runtime
 
-from ..contracts import PROVIDERS, breaker_key, breaker_state
+from ..breaker import PROVIDERS, breaker_key, breaker_state
 
 
 async def breaker_states(runtime: Runtime) -> dict[str, Any]:

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..contracts import campaign_message_id, personalise, segment
+from ..contracts import campaign_message_id
 from ..numbers import InvalidNumber, to_e164
+from ..personalisation import personalise
+from ..segments import segment
 from .bodies import Recipient, Rejected
 
 

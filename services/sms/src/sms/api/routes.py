@@ -17,14 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
-from ..contracts import (
-    RECEIPT_STATUSES,
-    ReleaseCampaign,
-    SendSms,
-    SmsStatus,
-    keyword_of,
-    segment,
-)
+from ..contracts import ReleaseCampaign, SendSms
+from ..opt_out import keyword_of
+from ..segments import segment
+from ..statuses import RECEIPT_STATUSES, SmsStatus
 from ..topology import SMS_CAMPAIGN, SMS_SEND
 from . import store
 from .bodies import (

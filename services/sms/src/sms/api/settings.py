@@ -17,6 +17,10 @@ class SmsGatewaySettings(BaseSettings):
     sms_rate_per_minute: int = Field(default=100, ge=0)
     sms_campaigns_per_hour: int = Field(default=5, ge=0)
     sms_campaign_max_recipients: int = Field(default=1_000_000, ge=1)
+    # Twilio's callbacks (POST /v1/sms/twilio/status, /inbound) are signed with the account's
+    # auth token over the URL Twilio called: the gateway's public base URL plus the path.
+    sms_twilio_auth_token: str = ""
+    sms_twilio_public_url: str = ""
 
     @field_validator("sms_default_region")
     @classmethod

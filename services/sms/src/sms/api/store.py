@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 from common.errors import Conflict, NotFound
 
-from ..contracts import OPT_OUT_KEYWORDS, RECEIPT_LOCK, SmsStatus, sources_of
+from ..opt_out import OPT_OUT_KEYWORDS
+from ..statuses import RECEIPT_LOCK, SmsStatus, sources_of
 from .bodies import CampaignMessage, CampaignView, Rejected, SmsView
 from .campaigns import RecipientMessage, campaign_status
 
@@ -308,16 +309,25 @@ async def campaign_messages(
 
 
 async def record_inbound(
-    pool: asyncpg.Pool, user_id: str, phone: str, body: str, keyword: str | None
+    pool: asyncpg.Pool,
+    user_id: str,
+    phone: str,
+    body: str,
+    keyword: str | None,
+    inbound_id: uuid.UUID | None = None,
 ) -> tuple[uuid.UUID, bool | None]:
-    """Store the reply; STOP-like keywords opt the number out, START-like ones back in."""
-    inbound_id = uuid.uuid4()
+    """Store the reply; STOP-like keywords opt the number out, START-like ones back in.
+
+    A reply with a known id (a provider's message id) is stored once; sent again, it
+    changes nothing more.
+    """
+    inbound_id = inbound_id or uuid.uuid4()
     opted_out: bool | None = None
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(
+        stored = await connection.execute(
             """
             INSERT INTO sms.inbound (id, user_id, from_number, body, keyword)
-            VALUES ($1, $2, $3, $4, $5)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING
             """,
             inbound_id,
             user_id,
@@ -325,6 +335,8 @@ async def record_inbound(
             body,
             keyword,
         )
+        if stored == "INSERT 0 0":
+            return inbound_id, None
         if keyword in OPT_OUT_KEYWORDS:
             await connection.execute(
                 """
@@ -390,3 +402,9 @@ async def apply_receipt(
             bool(rows),
         )
     return bool(rows), applied
+
+
+async def users_who_messaged(pool: asyncpg.Pool, phone: str) -> list[str]:
+    """Every user who has sent an sms to `phone` (whose opt-out a STOP from it concerns)."""
+    rows = await pool.fetch("SELECT DISTINCT user_id FROM sms.messages WHERE to_number = $1", phone)
+    return [row["user_id"] for row in rows]

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from common.multipart import MultipartError, Part
+from common.multipart import multipart_parts as _multipart_parts
 
 # The columns a recipient row may use; any other column is ignored.
 COLUMNS = ("phone", "name", "pledge", "paid_amount", "balance", "days_remain")
@@ -130,83 +130,10 @@ def _complete_records(text: str) -> int:
     return cut
 
 
-# --------------------------------------------------------------------------- multipart
-
-
-@dataclass
-class Part:
-    """One event of a multipart body: a part begins (with its name), has data, or ends."""
-
-    kind: str  # "begin" | "data" | "end"
-    name: str = ""
-    filename: str | None = None
-    data: bytes = b""
-
-
-@dataclass
-class _Collector:
-    events: list[Part] = field(default_factory=list)
-    header_field: bytes = b""
-    header_value: bytes = b""
-    disposition: bytes = b""
-
-    def callbacks(self) -> dict[str, Any]:
-        return {
-            "on_part_begin": self.part_begin,
-            "on_part_data": self.part_data,
-            "on_part_end": self.part_end,
-            "on_header_field": self.header_field_data,
-            "on_header_value": self.header_value_data,
-            "on_header_end": self.header_end,
-            "on_headers_finished": self.headers_finished,
-        }
-
-    def part_begin(self) -> None:
-        self.disposition = b""
-
-    def header_field_data(self, data: bytes, start: int, end: int) -> None:
-        self.header_field += data[start:end]
-
-    def header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self.header_value += data[start:end]
-
-    def header_end(self) -> None:
-        if self.header_field.lower() == b"content-disposition":
-            self.disposition = self.header_value
-        self.header_field, self.header_value = b"", b""
-
-    def headers_finished(self) -> None:
-        _, options = parse_options_header(self.disposition)
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
-        self.events.append(
-            Part("begin", name, filename.decode("utf-8", "replace") if filename else None)
-        )
-
-    def part_data(self, data: bytes, start: int, end: int) -> None:
-        self.events.append(Part("data", data=bytes(data[start:end])))
-
-    def part_end(self) -> None:
-        self.events.append(Part("end"))
-
-
 async def multipart_parts(content_type: str, body: AsyncIterator[bytes]) -> AsyncIterator[Part]:
-    """The events of a multipart/form-data body, in order, as its bytes arrive."""
-    _, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if not boundary:
-        raise UploadProblem("body", "multipart/form-data without a boundary")
-    collector = _Collector()
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    """The events of a multipart body (common.multipart); a broken body is a 422 on `body`."""
     try:
-        async for chunk in body:
-            if chunk:
-                parser.write(chunk)
-            for event in collector.events:
-                yield event
-            collector.events.clear()
-        parser.finalize()
-    except MultipartParseError as error:
-        raise UploadProblem("body", f"not a valid multipart body: {error}") from error
-    for event in collector.events:
-        yield event
+        async for part in _multipart_parts(content_type, body):
+            yield part
+    except MultipartError as error:
+        raise UploadProblem("body", str(error)) from error

@@ -38,6 +38,6 @@ def build_provider(settings: SmsSettings) -> Provider:
             settings.sms_twilio_auth_token,
             settings.sms_http_timeout,
             settings.sms_http_max_connections,
-            settings.sms_twilio_status_callback,
+            settings.twilio_status_callback,
         )
     return LogProvider()

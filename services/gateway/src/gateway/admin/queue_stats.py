@@ -1,22 +1,38 @@
-"""Queue depths and rates from the RabbitMQ management API."""
+"""Queue depths and rates from the RabbitMQ management API, with each queue's pause state
+and, where RabbitMQ gives none, its oldest job's wait estimated from the lifecycle records.
+
+Read only (nothing is audited): `GET /v1/ops/queues`, the dashboard, `relay queues` and
+`relay top` all show these rows.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Container
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from common.dead_letters import FailedJobStore, drain_parked
-from common.publisher import Publisher
+from common.control import paused_queues
+from common.lifecycle import LifecycleStore
 from common.settings import RuntimeSettings
-from common.topology import PARKED_SUFFIX, Queue, all_queues
+from common.topology import PARKED_SUFFIX
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 # Queues RabbitMQ itself creates, not jobs of ours: the management API's
 # `GET /api/aliveness-test/{vhost}` (used by monitoring probes) declares `aliveness-test`
 # in the vhost and leaves it there.
 BROKER_OWN_QUEUES = frozenset({"aliveness-test"})
+
+
+class QueueSource(Protocol):
+    """What reading the queues needs: the settings (management API, vhost) and Redis."""
+
+    @property
+    def settings(self) -> RuntimeSettings: ...
+    @property
+    def redis(self) -> Redis: ...
 
 
 class QueueStats(BaseModel):
@@ -30,6 +46,21 @@ class QueueStats(BaseModel):
     parked: int = 0  # dead messages waiting in `<queue>.parked` for the failed-job store
     oldest_wait_seconds: float | None = None
     paused: bool = False  # paused by `relay queue pause` (no worker takes its jobs)
+
+
+async def queue_overview(source: QueueSource, *, estimate_waits: bool = False) -> list[QueueStats]:
+    """Every work queue with its pause state; with `estimate_waits`, the oldest job's wait
+    estimated from the lifecycle records where RabbitMQ reports no head timestamp (quorum
+    queues never do). httpx.HTTPError when the management API is out of reach."""
+    stats = await queue_stats(source.settings)
+    mark_paused(stats, await paused_queues(source.redis, source.settings.redis_key_prefix))
+    if estimate_waits:
+        lifecycle = LifecycleStore(source.redis, source.settings)
+        waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
+        for q in stats:
+            if q.oldest_wait_seconds is None:
+                q.oldest_wait_seconds = round(waits.get(q.name, 0.0), 1)
+    return stats
 
 
 def mark_paused(stats: list[QueueStats], paused: Container[str]) -> list[QueueStats]:
@@ -81,7 +112,7 @@ async def queue_stats(
             consumers=int(row.get("consumers", 0)),
             publish_rate=_rate(stats, "publish"),
             deliver_rate=_rate(stats, "deliver_get"),
-            oldest_wait_seconds=None if head is None else max(0.0, _now() - float(head)),
+            oldest_wait_seconds=None if head is None else max(0.0, time.time() - float(head)),
         )
     for name, count in delayed.items():
         if name in by_name:
@@ -90,24 +121,3 @@ async def queue_stats(
         if name in by_name:
             by_name[name].parked = count
     return sorted(by_name.values(), key=lambda q: q.name)
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
-
-
-async def unpark(settings: RuntimeSettings, store: FailedJobStore, publisher: Publisher) -> int:
-    """Move every parked message into the failed-job store (they are listed and retried
-    with the failed jobs); returns how many.
-
-    The parked queues holding messages are found with the management API, so a queue
-    this process does not know is drained too; without the API, the registered ones.
-    """
-    try:
-        stats = await queue_stats(settings)
-        holding = [Queue(q.name, "") for q in stats if q.parked]
-    except httpx.HTTPError:
-        holding = all_queues()
-    return await drain_parked(store, publisher, holding) if holding else 0

@@ -1,4 +1,8 @@
-"""Result model, the repeat-N-times helper and the comparison table."""
+"""Result model, the repeat-N-times helper and the comparison table of `python -m bench`.
+
+The report drawn from saved results (`python -m bench.report`, `make report`) lives in this
+package's submodules: sources, figures, document, steps, __main__.
+"""
 
 from __future__ import annotations
 

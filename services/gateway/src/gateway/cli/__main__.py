@@ -1,0 +1,5 @@
+"""`python -m gateway.cli` runs `relay`."""
+
+from . import app
+
+app()
