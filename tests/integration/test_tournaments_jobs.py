@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from common.consumer import JobContext, JobOutcome, Worker
 from common.envelope import Envelope
+from common.outbox import OutboxRelay
 from common.runtime import Runtime
 from common.web import Caller
 from tournaments import jobs
@@ -43,6 +44,7 @@ from tests.support.stack import free_port
 class RunningWorker:
     runtime: Runtime
     worker: Worker
+    relay: OutboxRelay
     seen: list[JobOutcome] = field(default_factory=list)
 
     def outcomes(self, queue: str) -> Counter[str]:
@@ -66,8 +68,8 @@ def sink() -> Iterator[SmtpSink]:
 async def start_worker(
     env: dict[str, Any],
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Start the tournaments router in a Worker, with TournamentSettings built from `env`
-    (what `python -m tournaments` runs; its outbox sweeper is tested on its own below)."""
+    """Start the tournaments router in a Worker, with its outbox relay, with
+    TournamentSettings built from `env` (what `python -m tournaments` runs)."""
     started: list[RunningWorker] = []
 
     async def start(**overrides: Any) -> RunningWorker:
@@ -81,19 +83,22 @@ async def start_worker(
         values.update(overrides)
         runtime = await Runtime.start(TournamentSettings(**values), "tournaments-test")
         worker = Worker(runtime, router, concurrency=10)
-        running = RunningWorker(runtime, worker)
+        relay = OutboxRelay(runtime.pool, runtime.publisher, runtime.settings.database_url, 1)
+        running = RunningWorker(runtime, worker, relay)
 
         async def observe(outcome: JobOutcome) -> None:
             running.seen.append(outcome)
 
         worker.observers.append(observe)
         await worker.start()
+        relay.start()
         started.append(running)
         return running
 
     yield start
     for running in started:
         await running.worker.stop(1)
+        await running.relay.stop()
         await running.runtime.close()
 
 
@@ -265,8 +270,8 @@ async def test_a_settled_round_advances_once_across_workers_redeliveries_and_rep
         )
     drain(env["RABBITMQ_URL"], "notifications.normal")
 
-    # The same round advanced many times at once: the outbox's copy (sent right after the
-    # decision's commit), its own id again (a redelivery, a second trigger), another id (a trigger after
+    # The same round advanced many times at once: the outbox's copy (the relays publish
+    # it), its own id again (a redelivery, a second trigger), another id (a trigger after
     # the outbox forgot the first). Two workers take them concurrently.
     settled = AdvanceRound(tournament_id=cup.tournament_id, round=1)
     same_id = str(advance_message_id(cup.tournament_id, 1))

@@ -1,7 +1,7 @@
 """Tournament follow-ups through the runtime's outbox, against real RabbitMQ and Postgres:
-none lost when a process dies between its commit and its publish, each published once
-when senders and sweepers of several replicas race, and the previous release's
-`tournaments.outbox` rows adopted once, with their own ids."""
+none lost when no relay publishes them after the commit (the sweepers do), each
+published once when the relays and sweepers of several replicas race, and the previous
+release's `tournaments.outbox` rows adopted once, with their own ids."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from common.consumer import JobContext
 from common.envelope import Envelope
+from common.outbox import OutboxRelay
 from common.runtime import Runtime
 from tournaments import domain, jobs, legacy_outbox
 from tournaments.contracts import (
@@ -83,12 +84,16 @@ async def _outbox_empty(runtime: Runtime) -> bool:
     return bool(await runtime.pool.fetchval("SELECT count(*) FROM runtime.outbox") == 0)
 
 
+def _relay(runtime: Runtime) -> OutboxRelay:
+    """The outbox relay a tournaments worker runs, on `runtime`."""
+    return OutboxRelay(runtime.pool, runtime.publisher, runtime.settings.database_url, 1)
+
+
 async def test_follow_ups_left_by_a_crash_between_commit_and_publish_are_swept_once(
-    replicas: Any, env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    replicas: Any, env: dict[str, Any]
 ) -> None:
     crashed: Runtime = await replicas()
-    # The process dies right after its commit: nothing it staged is handed over.
-    monkeypatch.setattr(crashed.outbox, "send_soon", lambda entries: None)
+    # Committed while no relay runs (every tournaments worker died right after).
     await _expire_overdue_matches(crashed, matches=60)
     rows = await crashed.pool.fetch("SELECT message_id FROM runtime.outbox")
     staged = {row["message_id"] for row in rows}
@@ -105,19 +110,22 @@ async def test_follow_ups_left_by_a_crash_between_commit_and_publish_are_swept_o
     assert published == Counter(dict.fromkeys(staged, 1))
 
 
-async def test_follow_ups_sent_after_commit_while_sweepers_race_are_published_once_each(
+async def test_follow_ups_relayed_while_sweepers_race_are_published_once_each(
     replicas: Any, env: dict[str, Any]
 ) -> None:
     writer: Runtime = await replicas()
     sweepers = [await replicas() for _ in range(2)]
+    relays = [_relay(await replicas()) for _ in range(2)]
     racing = True
 
     async def sweep_without_pause(runtime: Runtime) -> None:
-        # Entries of any age: each sweep competes with the writer's own send.
+        # Entries of any age: each sweep competes with the relays.
         while racing:
             await runtime.outbox.sweep(older_than=0)
 
     tasks = [asyncio.create_task(sweep_without_pause(r)) for r in sweepers]
+    for relay in relays:
+        relay.start()
     try:
         for _ in range(5):
             await _expire_overdue_matches(writer, matches=40)
@@ -125,6 +133,8 @@ async def test_follow_ups_sent_after_commit_while_sweepers_race_are_published_on
     finally:
         racing = False
         await asyncio.gather(*tasks)
+        for relay in relays:
+            await relay.stop()
 
     published = Counter(m.message_id for m in _published(env))
     assert len(published) == 5 * 40 * FOLLOW_UPS_PER_MATCH
@@ -172,8 +182,11 @@ async def test_previous_release_rows_left_unpublished_are_adopted_once_with_thei
     # Two new workers start at once: the rows are split between them, none taken twice.
     adopted = await asyncio.gather(*(legacy_outbox.adopt_leftovers(r) for r in (first, second)))
     assert sum(adopted) == len(left)
-    await eventually_async(lambda: _outbox_empty(first), timeout=30)
     assert await legacy_outbox.adopt_leftovers(first) == 0  # a later run finds nothing new
+    # Their relays publish what they staged.
+    relayed = await asyncio.gather(*(_relay(r).publish_pending() for r in (first, second)))
+    assert sum(count for count, _ in relayed) == len(left)
+    assert await _outbox_empty(first)
 
     published = _published(env)
     assert sorted(m.message_id or "" for m in published) == sorted(str(f.id) for f in left)

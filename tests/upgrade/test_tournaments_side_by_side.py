@@ -21,9 +21,10 @@ import psycopg
 import pytest
 from tournaments.contracts import PERIODIC_QUEUES, player_message_id, slot_message_id
 
-from tests.fakes.tournaments_play import enter, finished, pending_round, post_result, start
+from tests.fakes.tournaments_play import enter, finished, pending_round, post_result
+from tests.fakes.tournaments_play import start as start_tournaments
 from tests.fakes.tournaments_smtp import SmtpSink
-from tests.fakes.tournaments_support import Drained, drain
+from tests.fakes.tournaments_support import Drained, drain, log_lines, start
 from tests.support import ADMIN_KEY, Stack, eventually
 
 pytestmark = pytest.mark.e2e
@@ -42,6 +43,11 @@ def _count(env: dict[str, Any], query: str) -> int:
         return int(row[0]) if row else 0
 
 
+def _logged(release: Stack, message: str) -> bool:
+    """Whether the scheduler of `release` logged `message` since it started."""
+    return any(entry.get("msg") == message for entry in log_lines(release, "scheduler"))
+
+
 UNPUBLISHED_OLD = "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
 
 
@@ -58,7 +64,7 @@ def test_follow_ups_the_previous_release_left_unpublished_reach_the_players_once
 
     with old.client() as old_organiser, old.client(ADMIN_KEY) as old_admin:
         cup = enter(old_organiser, 4)
-        start(old_admin)
+        start_tournaments(old_admin)
         # Round 1 announced by the old worker, through its own outbox and relay.
         first, second = pending_round(old_organiser, cup.id, 1)
         eventually(lambda: _count(env, UNPUBLISHED_OLD) == 0, timeout=30)
@@ -105,8 +111,11 @@ def test_an_old_and_a_new_scheduler_publish_each_slot_once_with_the_same_ids(
     every_second = {"TOURNAMENTS_EVERY": "1", "DEADLINES_EVERY": "1"}
     old.start("gateway")  # brings the schema up to date for the old processes
     old.wait_ready()
-    old.start("scheduler", **every_second)
-    stack.start("scheduler", **every_second)
+    # The old one runs first, as in a rolling deploy (the previous release cannot start
+    # on a database this release migrated: it does not know the newer revision).
+    start(old, "scheduler", **every_second)
+    eventually(lambda: _logged(old, "scheduler running"), timeout=60)
+    start(stack, "scheduler", **every_second)
 
     drained: dict[str, list[Drained]] = {queue.name: [] for queue in PERIODIC_QUEUES.values()}
 
@@ -120,7 +129,7 @@ def test_an_old_and_a_new_scheduler_publish_each_slot_once_with_the_same_ids(
     assert stack.terminate("scheduler") == 0
     # Both took part: each won slots of its own.
     for release in (old, stack):
-        assert "periodic job published" in release.tail("scheduler", 2000)
+        assert _logged(release, "periodic job published"), release.tail("scheduler")
     for job, queue in PERIODIC_QUEUES.items():
         messages = drained[queue.name] + drain(env["RABBITMQ_URL"], queue.name)
         slots = Counter(message.body["slot"] for message in messages)

@@ -90,8 +90,6 @@ class Runtime:
         return AuditLog(self.pool)
 
     async def close(self) -> None:
-        if "outbox" in self.__dict__:  # created: it may still be sending what it was given
-            await self.outbox.drain(self.settings.publish_timeout * 2)
         await self.publisher.close()
         await self.redis.aclose()
         await self.pool.close()

@@ -27,7 +27,8 @@ async def main() -> None:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as trouble:
             log.warning("previous release's outbox not adopted yet", extra={"error": repr(trouble)})
 
-    await run_worker(runtime, router, extra=adopt_leftovers)
+    # Its handlers and its routes in the gateway stage follow-ups by_relay (follow_ups.py).
+    await run_worker(runtime, router, extra=adopt_leftovers, relay_outbox=True)
 
 
 if __name__ == "__main__":

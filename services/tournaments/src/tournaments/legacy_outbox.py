@@ -66,12 +66,11 @@ async def _adopt_batch(runtime: Runtime) -> int:
             BATCH,
         )
         readable = {row["id"]: job for row in rows if (job := _job(row)) is not None}
-        staged = await runtime.outbox.stage(connection, list(readable.values()))
+        await runtime.outbox.stage(connection, list(readable.values()), by_relay=True)
         await connection.execute(
             "UPDATE tournaments.outbox SET published_at = now() WHERE id = ANY($1::uuid[])",
             list(readable),
         )
-    runtime.outbox.send_soon(staged)
     return len(readable)
 
 

@@ -1,5 +1,5 @@
 """A worker process: consume until SIGTERM, SIGINT or a terminate request, with its records,
-metrics, autoscaler, queue control and outbox sweeper."""
+metrics, autoscaler, queue control, outbox sweeper and (if asked) outbox relay."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prometheus_client import start_http_server
 from ..control.worker import WorkerControl
 from ..dead_letters.drain import drain_parked
 from ..lifecycle.recorder import LifecycleRecorder
-from ..outbox import sweep_forever
+from ..outbox import OutboxRelay, sweep_forever
 from ..runtime import Runtime
 from ..topology import Queue
 from .autoscale import Autoscaler
@@ -30,10 +30,13 @@ async def run_worker(
     *,
     extra: Callable[[Worker], Awaitable[None]] | None = None,
     prefetch: Mapping[str, int] | None = None,
+    relay_outbox: bool = False,
 ) -> None:
     """Run `router`'s handlers until SIGTERM, SIGINT or `relay terminate`, then drain and close.
 
     `prefetch` fixes the prefetch of the named queues (queue name -> count).
+    `relay_outbox`: this worker also runs an outbox relay, for the domain that stages jobs
+    `by_relay` (its handlers, or its routes in the gateway).
     """
     settings = runtime.settings
     worker = Worker(
@@ -82,6 +85,11 @@ async def run_worker(
         sweep_forever(runtime.outbox, settings.outbox_sweep_interval, settings.outbox_sweep_after),
         name="outbox-sweep",
     )
+    relay = OutboxRelay(
+        runtime.pool, runtime.publisher, settings.database_url, settings.outbox_sweep_interval
+    )
+    if relay_outbox:
+        relay.start()
     if extra is not None:
         await extra(worker)
     await stop.wait()
@@ -93,6 +101,7 @@ async def run_worker(
             await task
     await autoscaler.stop()
     await worker.stop()
+    await relay.stop()
     await recorder.stop()
     await runtime.close()
 

@@ -10,7 +10,6 @@ from ..envelope import Envelope, Job
 from ..errors import BrokerUnavailable
 from ..publisher import Publisher
 from ..topology import Queue
-from .background import BackgroundSender
 from .entries import OutboxEntry, entries_for
 from .publishing import publish_all
 from .store import delete_entries, insert_entries
@@ -18,23 +17,28 @@ from .sweeper import sweep
 
 
 class Outbox:
-    """Stages jobs in the caller's transaction; sends, hands over, withdraws, sweeps them."""
+    """Stages jobs in the caller's transaction; sends, withdraws and sweeps them."""
 
     def __init__(self, pool: asyncpg.Pool, publisher: Publisher) -> None:
         self.pool = pool
         self.publisher = publisher
-        self.background = BackgroundSender(pool, publisher)
 
     async def stage(
         self,
         connection: asyncpg.Connection,
         jobs: Sequence[tuple[Queue, Job, Envelope]],
+        *,
+        by_relay: bool = False,
     ) -> list[OutboxEntry]:
         """Write `jobs` (queue, payload, envelope) in `connection`'s transaction. The
-        envelope's message id is the one published, however many times."""
+        envelope's message id is the one published, however many times.
+
+        `by_relay`: the caller will not publish them; the relays do, as soon as the
+        transaction commits (relay.py). Otherwise the caller `send`s them after commit.
+        """
         entries = entries_for(jobs)
         if entries:
-            await insert_entries(connection, entries)
+            await insert_entries(connection, entries, by_relay=by_relay)
         return entries
 
     async def send(self, entries: Sequence[OutboxEntry]) -> None:
@@ -48,16 +52,6 @@ class Outbox:
             await delete_entries(self.pool, [e.id for e in published.confirmed])
         if published.error is not None:
             raise published.error
-
-    def send_soon(self, entries: Sequence[OutboxEntry]) -> None:
-        """Publish `entries` in the background, right away: for a caller whose request or
-        job stands either way. Call it after the staging transaction committed; never
-        raises, never waits. What is not confirmed is left to the sweeper."""
-        self.background.hand_over(entries)
-
-    async def drain(self, grace: float) -> None:
-        """Wait up to `grace` seconds for what `send_soon` was given (at exit)."""
-        await self.background.drain(grace)
 
     async def send_or_withdraw(
         self,

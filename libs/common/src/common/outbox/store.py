@@ -11,15 +11,26 @@ import asyncpg
 from ..safe_text import jsonable
 from .entries import OutboxEntry, entry_from_row
 
+# The channel relays LISTEN on; one NOTIFY per transaction that staged relayed entries,
+# which Postgres delivers on commit (and drops on rollback).
+RELAY_CHANNEL = "relay_outbox"
 
-async def insert_entries(connection: asyncpg.Connection, entries: Sequence[OutboxEntry]) -> None:
-    """Stage `entries` in `connection`'s transaction (one statement for all of them)."""
+
+async def insert_entries(
+    connection: asyncpg.Connection, entries: Sequence[OutboxEntry], *, by_relay: bool = False
+) -> None:
+    """Stage `entries` in `connection`'s transaction (one statement for all of them);
+    `by_relay` entries wake the relays when the transaction commits."""
     await connection.execute(
         """
-        INSERT INTO runtime.outbox
-            (id, exchange, routing_key, message_id, job_type, correlation_id, headers, body)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                             $6::text[], $7::jsonb[], $8::bytea[])
+        WITH staged AS (
+            INSERT INTO runtime.outbox (id, exchange, routing_key, message_id, job_type,
+                                        correlation_id, headers, body, by_relay)
+            SELECT *, $9::boolean FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                                     $5::text[], $6::text[], $7::jsonb[], $8::bytea[])
+            RETURNING 1
+        )
+        SELECT pg_notify($10, '') WHERE $9::boolean
         """,
         [e.id for e in entries],
         [e.exchange for e in entries],
@@ -29,6 +40,8 @@ async def insert_entries(connection: asyncpg.Connection, entries: Sequence[Outbo
         [e.envelope.correlation_id for e in entries],
         [json.dumps(jsonable(e.envelope.headers)) for e in entries],
         [e.body for e in entries],
+        by_relay,
+        RELAY_CHANNEL,
     )
 
 
@@ -64,6 +77,19 @@ async def lock_stale_entries(
         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
         """,
         older_than,
+        limit,
+    )
+    return [entry_from_row(row) for row in rows]
+
+
+async def lock_relayed_entries(connection: asyncpg.Connection, limit: int) -> list[OutboxEntry]:
+    """The oldest entries staged `by_relay`, whatever their age, locked for this
+    transaction (SKIP LOCKED: relays and sweepers take different entries)."""
+    rows = await connection.fetch(
+        """
+        SELECT * FROM runtime.outbox WHERE by_relay
+        ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        """,
         limit,
     )
     return [entry_from_row(row) for row in rows]

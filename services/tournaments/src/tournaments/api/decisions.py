@@ -6,8 +6,8 @@ one of a round always sees the others committed and queues the round's advance (
 results completing a round at once cannot both miss it, nor both queue it twice: the
 advance job has one id per round). What follows is staged in the runtime's outbox in the
 same transaction (the players told, and the advance job once no match of the round is
-pending) and handed over after the commit (`send_soon`): the answer never waits for
-RabbitMQ, and what is not confirmed is left to the outbox sweeper.
+pending; follow_ups.py): the answer never waits for RabbitMQ, the tournaments workers'
+outbox relay publishes them once the transaction commits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from common.web import Caller
 
 from .. import domain
 from ..domain import FollowUp, Player, Tournament
+from ..follow_ups import stage as stage_follow_ups
 from .store import match_view
 
 
@@ -148,10 +149,8 @@ async def record_result(
         match = await _pending_match(connection, tournament_id, match_id)
         _check_plays(match, winner_id, "winner")
         follow_ups = await _decide(connection, tournament, match, winner_id, caller.id)
-        staged = await runtime.outbox.stage(connection, [f.for_outbox() for f in follow_ups])
-        decided = Decision(await _view(connection, match, winner_id), follow_ups)
-    runtime.outbox.send_soon(staged)
-    return decided
+        await stage_follow_ups(runtime, connection, follow_ups)
+        return Decision(await _view(connection, match, winner_id), follow_ups)
 
 
 async def record_report(
@@ -204,9 +203,5 @@ async def record_report(
         agreed = len(named) == 2 and named[0]["winner_id"] == named[1]["winner_id"]
         if agreed:
             follow_ups = await _decide(connection, tournament, match, winner_id, "players")
-        staged = await runtime.outbox.stage(connection, [f.for_outbox() for f in follow_ups])
-        reported = Decision(
-            await _view(connection, match, winner_id if agreed else None), follow_ups
-        )
-    runtime.outbox.send_soon(staged)
-    return reported
+        await stage_follow_ups(runtime, connection, follow_ups)
+        return Decision(await _view(connection, match, winner_id if agreed else None), follow_ups)

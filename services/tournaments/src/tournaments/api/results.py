@@ -1,11 +1,10 @@
 """HTTP routes that decide matches: the organiser's result and a player's report.
 
 The decision and its follow-ups commit together (decisions.py: the follow-ups staged in
-the runtime's outbox) and the answer follows the commit, while a background task of the
-runtime's outbox publishes the follow-ups (the players told, the round's advance job).
-So a result never waits for RabbitMQ, and an outage of RabbitMQ delays the follow-ups
-(the outbox sweeper publishes them once it is back) without losing them or failing the
-request: a decided match never answers 503.
+the runtime's outbox) and the answer follows the commit; the tournaments workers' outbox
+relay, woken by the commit, publishes the follow-ups (the players told, the round's
+advance job). So a result never waits for RabbitMQ, and an outage of RabbitMQ delays the
+follow-ups without losing them or failing the request: a decided match never answers 503.
 """
 
 from __future__ import annotations
