@@ -77,6 +77,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # runtime: slim Python, the venv and the sources, non-root
 # ---------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+ARG RELAY_VERSION=dev
+LABEL org.opencontainers.image.title="relay" \
+      org.opencontainers.image.description="Background jobs on RabbitMQ with the Laravel queue runbook" \
+      org.opencontainers.image.version="${RELAY_VERSION}"
 
 # /data/images is created owned by relay because a fresh named volume is seeded from the
 # image's directory, ownership included: that is what makes the shared image volume

@@ -7,9 +7,11 @@ PY := .venv/bin/python
 # database and Redis prefix, and most of a test's time is spent waiting on its processes
 # (two cores stay about two-thirds busy with four; three left a third of them idle).
 TEST_WORKERS ?= 4
+# The release (VERSION), stamped on the images the compose targets build.
+export RELAY_VERSION ?= $(shell cat VERSION)
 
 .PHONY: install run test lint format bench definitions unit integration e2e clean \
-	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report
+	local-images test-compose test-containers test-cluster test-fuzz test-upgrade report deploy
 
 install: ## a uv-managed .venv with every dependency (idempotent)
 	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --quiet uv || curl -LsSf https://astral.sh/uv/install.sh | sh
@@ -19,7 +21,7 @@ install: ## a uv-managed .venv with every dependency (idempotent)
 	@$(PY) -m compileall -q -j 0 libs/common/src services tests >/dev/null
 
 run: install ## every Procfile process against RABBITMQ_URL / DATABASE_URL / REDIS_URL
-	$(PY) -c "from common.db import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
+	$(PY) -c "from common.migrations import migrate; from common.settings import RuntimeSettings as S; migrate(S().database_url)"
 	.venv/bin/honcho start -f Procfile
 
 lint: install
@@ -57,6 +59,9 @@ test-upgrade: install ## the previous release beside this one: jobs pass both wa
 
 test-containers: install ## the integration suite on services started by testcontainers
 	bash infra/test-containers.sh $(PYTEST_ARGS)
+
+deploy: ## restart every compose app container one at a time, each new one ready first
+	bash infra/rolling-restart.sh $(DEPLOY_ARGS)
 
 bench: install ## throughput and latency figures (prints tables)
 	$(PY) -m bench

@@ -8,7 +8,7 @@
 # already set in the environment (PYTHON_IMAGE=... etc.) are kept as they are.
 
 RELAY_OFFICIAL_IMAGES=(python:3.11-slim rabbitmq:4.1-management postgres:17 redis:7.4
-                       axllent/mailpit:v1.22 prom/prometheus:v3.5.0)
+                       axllent/mailpit:v1.22 prom/prometheus:v3.5.0 haproxy:3.2)
 
 official_images_available() {
     local image

@@ -8,6 +8,8 @@
 # with RELAY_TEST_<SUITE>=1, which is what lets that folder's tests be collected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The release stamped on the images built here (org.opencontainers.image.version).
+export RELAY_VERSION="${RELAY_VERSION:-$(cat VERSION)}"
 
 suite="$1"
 shift

@@ -28,8 +28,9 @@ declare -A TAGS=(
     [redis]="relay-local/redis:7.0"
     [mailpit]="relay-local/mailpit:1"
     [prometheus]="relay-local/prometheus:2.42"
+    [haproxy]="relay-local/haproxy:2.6"
 )
-ORDER=(python rabbitmq postgres redis mailpit prometheus)
+ORDER=(python rabbitmq postgres redis mailpit prometheus haproxy)
 
 log() { echo "local-images: $*" >&2; }
 

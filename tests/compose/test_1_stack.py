@@ -10,14 +10,16 @@ import httpx
 
 from tests.support import eventually
 from tests.support.compose import ADMIN_KEY, ComposeStack
+from tests.support.stack import ROOT
 
 APP_SERVICES = ("gateway", "sms", "payments", "tournaments", "scheduler", "notifications")
 BACKING = ("rabbitmq", "postgres", "redis", "mailpit")
 
 
 def test_every_service_is_healthy_and_the_gateway_ready(compose: ComposeStack) -> None:
-    for service in (*BACKING, *APP_SERVICES):
+    for service in (*BACKING, *APP_SERVICES, "proxy"):
         assert compose.healthy(service), f"{service} is not healthy"
+    assert len(compose.container_ids("gateway")) == 2  # GATEWAY_REPLICAS, behind the proxy
     answer = httpx.get(f"{compose.gateway}/readyz", timeout=10)
     assert answer.status_code == 200, answer.text
     assert httpx.get(f"{compose.gateway}/docs", timeout=10).status_code == 200
@@ -96,3 +98,31 @@ def _logged_at_info(compose: ComposeStack, since: str) -> list[str]:
         if isinstance(record, dict) and record.get("level") in ("info", "warning", "error"):
             noisy.append(line)
     return noisy
+
+
+def test_the_gateway_sees_the_client_address_the_proxy_saw(compose: ComposeStack) -> None:
+    """The proxy sets X-Forwarded-For to who connected to it (whatever the request said)
+    and the replicas trust it (FORWARDED_ALLOW_IPS): the audit trail names the client."""
+    [proxy] = compose.container_ids("proxy")
+    networks = compose.inspect(
+        proxy, "{{range .NetworkSettings.Networks}}{{.Gateway}} {{.IPAddress}}{{end}}"
+    )
+    host_side, proxy_address = networks.split()  # this test connects from the host
+    with compose.client(ADMIN_KEY, **{"X-Forwarded-For": "203.0.113.9"}) as admin:
+        created = admin.post("/v1/ops/keys", json={"scope": "user", "user": "xff-check"})
+        assert created.status_code == 201, created.text
+        [entry] = [e for e in admin.get("/v1/ops/audit").json()
+                   if e["target"] == created.json()["id"]]  # fmt: skip
+    assert entry["from"] == host_side, (entry, proxy_address)
+
+
+def test_the_image_and_every_replica_say_the_release_in_version(compose: ComposeStack) -> None:
+    release = (ROOT / "VERSION").read_text().strip()
+    [gateway, *_] = compose.container_ids("gateway")
+    image = compose.inspect(gateway, "{{.Image}}")
+    label = compose.docker_cmd(
+        "inspect", "-f", '{{index .Config.Labels "org.opencontainers.image.version"}}', image
+    )
+    assert label == release
+    answer = httpx.get(f"{compose.gateway}/healthz", timeout=10)
+    assert answer.json() == {"status": "ok", "version": release}

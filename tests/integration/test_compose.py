@@ -128,11 +128,10 @@ def test_every_procfile_process_is_a_service(compose_services: dict[str, dict[st
 
 
 def test_workers_are_scalable(compose_services: dict[str, dict[str, Any]]) -> None:
-    """`docker compose up --scale sms=4`: no fixed container name, no host port."""
+    """`docker compose up --scale sms=4`: no fixed container name, no host port (the
+    gateway's replicas are reached through the proxy)."""
     services = compose_services
     for name in _procfile_names():
-        if name == "gateway":
-            continue
         service = services[name]
         assert "container_name" not in service, f"{name} sets container_name"
         assert not service.get("ports"), f"{name} publishes ports {service.get('ports')}"
@@ -160,7 +159,8 @@ def test_health_checks_need_no_curl(compose_services: dict[str, dict[str, Any]])
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
         text = _healthcheck_text(services[name])
         assert not re.search(r"\b(curl|wget)\b", text), f"{name}: {text}"
-    assert "/healthz" in _healthcheck_text(services["gateway"])
+    # Ready, not only alive: a deploy stops an old replica once its successor is ready.
+    assert "/readyz" in _healthcheck_text(services["gateway"])
     assert "rabbitmq-diagnostics" in _healthcheck_text(services["rabbitmq"])
     assert "pg_isready" in _healthcheck_text(services["postgres"])
     assert "redis-cli" in _healthcheck_text(services["redis"])
@@ -381,6 +381,7 @@ def test_every_image_is_a_variable_defaulting_to_the_official_image() -> None:
         "GRAFANA_IMAGE": "grafana/grafana:",
         "JAEGER_IMAGE": "jaegertracing/all-in-one:",
         "PYTHON_IMAGE": "python:",
+        "PROXY_IMAGE": "haproxy:",
     }
     for var, official in expected.items():
         match = re.search(rf"\$\{{{var}:-([^}}]+)\}}", text)
@@ -399,9 +400,73 @@ def test_local_image_stand_ins_are_never_named_like_official_images() -> None:
         line.split("=", 1) for line in env.splitlines() if line and not line.startswith("#")
     )
     assert set(values) >= {
-        "PYTHON_IMAGE", "RABBITMQ_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE", "MAIL_IMAGE"
+        "PYTHON_IMAGE", "RABBITMQ_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE", "MAIL_IMAGE",
+        "PROXY_IMAGE",
     }  # fmt: skip
     assert all(value.startswith("relay-local/") for value in values.values()), values
-    for script in ("local-images/build.sh", "ensure-docker.sh", "test-compose.sh"):
+    for script in (
+        "local-images/build.sh", "ensure-docker.sh", "test-compose.sh", "rolling-restart.sh"
+    ):  # fmt: skip
         result = subprocess.run(["bash", "-n", str(INFRA / script)], capture_output=True, text=True)
         assert result.returncode == 0, f"{script}: {result.stderr}"
+
+
+def _haproxy_setting(config: str, backend: str, keyword: str) -> str:
+    """A `default-server` option of one HAProxy backend (its value, as written)."""
+    section = config.split(f"\nbackend {backend}\n", 1)[1].split("\n\n", 1)[0]
+    match = re.search(rf"^\s+default-server\b.*\s{keyword}\s+(\S+)", section, flags=re.M)
+    assert match, f"backend {backend} sets no {keyword}"
+    return match.group(1)
+
+
+def test_the_proxy_is_the_only_way_in_to_gateway_replicas(
+    compose_services: dict[str, dict[str, Any]],
+) -> None:
+    services = compose_services
+    proxy = services["proxy"]
+    [published] = proxy["ports"]
+    assert published["host_ip"] == "127.0.0.1" and str(published["target"]) == "8000"
+    assert str(published["published"]) == "8000"  # GATEWAY_HOST_PORT's default
+    assert services["gateway"]["deploy"]["replicas"] >= 2
+    assert not services["gateway"].get("ports")
+    config_mount = f"{INFRA / 'haproxy' / 'haproxy.cfg'}"
+    assert any(v["source"] == config_mount for v in proxy["volumes"]), proxy["volumes"]
+    assert not re.search(r"\b(curl|wget)\b", _healthcheck_text(proxy))
+
+
+def test_a_draining_gateway_leaves_the_proxy_before_it_stops_accepting(
+    compose_services: dict[str, dict[str, Any]],
+) -> None:
+    """HAProxy's health check must see /readyz fail (checks every `inter`, out after `fall`
+    failures) within the gateway's drain, while the replica still serves."""
+    config = (INFRA / "haproxy" / "haproxy.cfg").read_text()
+    assert re.search(r"http-check send meth GET uri /readyz\b", config)
+    drain = float(compose_services["gateway"]["environment"]["GATEWAY_DRAIN_SECONDS"])
+    for backend in ("gateways", "gateways-live"):
+        inter = _seconds(_haproxy_setting(config, backend, "inter"))
+        fall = int(_haproxy_setting(config, backend, "fall"))
+        # One interval to the next check, then `fall` failing ones, with room to spare.
+        assert (fall + 1) * inter < drain, f"{backend}: inter {inter}, fall {fall}, drain {drain}"
+    timeout = compose_services["gateway"]["healthcheck"]["timeout"]
+    assert _seconds(compose_services["proxy"]["stop_grace_period"]) > 30  # hard-stop-after
+    assert _seconds(timeout) <= 5
+
+
+def test_every_app_service_is_restarted_by_make_deploy(
+    compose_services: dict[str, dict[str, Any]],
+) -> None:
+    services = compose_services
+    for name in _procfile_names():
+        assert services[name]["labels"]["relay.deploy"] == "rolling", name
+    assert services["proxy"]["labels"]["relay.deploy"] == "reload"
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^deploy:.*\n\tbash infra/rolling-restart\.sh", makefile, flags=re.M)
+
+
+def test_haproxy_config_lines_are_comments_sections_or_settings() -> None:
+    """What HAProxy itself refuses at start (the proxy then restarts forever): a line at
+    the margin that opens no section, e.g. a comment missing its `#`."""
+    sections = ("global", "defaults", "frontend", "backend", "resolvers", "listen")
+    for number, line in enumerate((INFRA / "haproxy" / "haproxy.cfg").read_text().splitlines(), 1):
+        if line.strip() and not line.startswith(("#", " ")):
+            assert line.split()[0] in sections, f"haproxy.cfg:{number}: {line!r}"

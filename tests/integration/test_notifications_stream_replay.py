@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from common.db import RUNTIME, installed_schemas, migrate
 from common.live import EventHub
+from common.migrations import RUNTIME, installed_schemas, migrate
 from notifications.api import store
 from notifications.api.stream import notification_events
 from notifications.contracts import CreateNotification, Notification

@@ -165,6 +165,43 @@ class ComposeStack:
             index=index,
         )
 
+    def app_containers(self) -> dict[str, str]:
+        """Every running Relay container (those `make deploy` restarts) -> its service."""
+        out = self.docker_cmd(
+            "ps", "--no-trunc", "--filter", f"label=com.docker.compose.project={self.project}",
+            "--filter", "label=relay.deploy",
+            "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
+        )  # fmt: skip
+        return dict(line.split() for line in out.splitlines() if line.strip())
+
+    def lifetimes(self, containers: list[str]) -> dict[str, str]:
+        """Each container's state, start time and restart count: equal while it never exited."""
+        template = "{{.State.Status}} {{.State.StartedAt}} restarts={{.RestartCount}}"
+        return {c: self.inspect(c, template) for c in containers}
+
+    def logs(self, container: str, tail: int | None = None) -> str:
+        """A container's log, stdout and stderr (the processes log JSON to stderr)."""
+        done = subprocess.run(
+            [self.docker, "logs", *(("--tail", str(tail)) if tail else ()), container],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return done.stdout + done.stderr
+
+    def exits_since(self, before: dict[str, str]) -> str:
+        """What became of the containers of `before` that exited or restarted since: each
+        one's state and last log lines (empty when none did)."""
+        report = []
+        for container, was in before.items():
+            try:
+                now = self.inspect(container, "{{.State.Status}} {{.State.StartedAt}} "
+                                              "restarts={{.RestartCount}}")  # fmt: skip
+            except ComposeError:
+                now = "removed"
+            if now != was:
+                name = self.inspect(container, "{{.Name}}") if now != "removed" else container
+                report.append(f"{name}: {was} -> {now}; its log:\n{self.logs(container, 60)}")
+        return "\n\n".join(report)
+
     def healthy(self, service: str) -> bool:
         """Every replica healthy (or, for an image without a health check, running)."""
         ids = self.container_ids(service)

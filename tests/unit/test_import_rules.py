@@ -1,8 +1,11 @@
 """The layout's import rules (../shared/ARCHITECTURE.md), read from the source itself.
 
-- libs/common imports no domain and not the gateway: it is the runtime and nothing else.
-- A domain imports libs/common, itself, and of another domain only its `contracts` module.
+- libs/common imports no domain, not the gateway and not the bridge: it is the runtime.
+- A domain imports libs/common, itself, and of another domain only its `contracts` module;
+  never an edge (the gateway, the bridge).
 - The gateway imports a domain's `api` package (its router) and nothing deeper.
+- The bridge (the Laravel edge) imports a domain's `laravel` module (its Laravel adapters)
+  and nothing deeper; the two edges never import each other.
 Every import counts, also those inside functions and under TYPE_CHECKING.
 """
 
@@ -21,8 +24,10 @@ DOMAINS = ("sms", "payments", "tournaments", "notifications")
 PACKAGES = {
     "common": ROOT / "libs" / "common" / "src" / "common",
     "gateway": ROOT / "services" / "gateway" / "src" / "gateway",
+    "bridge": ROOT / "services" / "bridge" / "src" / "bridge",
     **{name: ROOT / "services" / name / "src" / name for name in DOMAINS},
 }
+EDGES = ("gateway", "bridge")
 DOMAIN_WORDS = re.compile(r"sms|payment|tournament|notification|campaign", re.IGNORECASE)
 
 
@@ -63,15 +68,19 @@ def rule_broken(importer: str, imported: str) -> str | None:
         return None
     parts = imported.split(".")
     if owner == "common":
-        return "libs/common is the runtime: it imports no domain and not the gateway"
+        return "libs/common is the runtime: it imports no domain, not the gateway, not the bridge"
     if owner in DOMAINS:
-        if target == "gateway":
-            return "a domain never imports the gateway (the edge imports the domains)"
+        if target in EDGES:
+            return f"a domain never imports the {target} (the edges import the domains)"
         if parts[1:] != ["contracts"]:
             return f"a domain imports only `{target}.contracts` of another domain"
         return None
+    if owner in EDGES and target in EDGES:
+        return "the gateway and the bridge are two edges: neither imports the other"
     if owner == "gateway" and target in DOMAINS and parts[1:] != ["api"]:
         return f"the gateway imports `{target}.api` (the router) and nothing deeper"
+    if owner == "bridge" and target in DOMAINS and parts[1:] != ["laravel"]:
+        return f"the bridge imports `{target}.laravel` (its Laravel adapters) and nothing deeper"
     return None
 
 
@@ -102,6 +111,11 @@ def test_every_package_keeps_the_import_rules() -> None:
         ("tournaments", "from gateway.app import create_app", "never imports the gateway"),
         ("gateway", "from sms.api.store import get_sms", "nothing deeper"),
         ("gateway", "import payments.jobs", "nothing deeper"),
+        ("common", "from bridge.wire import parse_message", "runtime"),
+        ("sms", "from bridge.wire import parse_message", "never imports the bridge"),
+        ("bridge", "from sms.api.service import queue_sms", "nothing deeper"),
+        ("bridge", "from gateway.app import create_app", "two edges"),
+        ("gateway", "from bridge.settings import BridgeSettings", "two edges"),
     ],
 )
 def test_a_broken_rule_is_reported(tmp_path: Path, importer: str, line: str, expected: str) -> None:
@@ -119,6 +133,9 @@ def test_a_broken_rule_is_reported(tmp_path: Path, importer: str, line: str, exp
         ("gateway", "from sms.api import api"),
         ("sms", "from .contracts import SendSms"),
         ("sms", "from common.web import CurrentUser"),
+        ("bridge", "from sms.laravel import ADAPTERS"),
+        ("bridge", "from common.laravel import LaravelCall"),
+        ("sms", "from .api.service import queue_sms"),
     ],
 )
 def test_allowed_imports_pass(tmp_path: Path, importer: str, line: str) -> None:

@@ -30,6 +30,7 @@ PROCESSES = {
     # The runtime's scheduler, with the schedule it loads (a `relay.schedule` entry point).
     "scheduler": "common.scheduling.__main__ tournaments.scheduled",
     "notifications": "notifications.__main__",
+    "bridge": "bridge.__main__",
 }
 # Run in a process of its own: the settings classes a process's modules define (and their
 # bases) are the environment variables it reads.
@@ -226,3 +227,65 @@ def test_every_setting_a_process_reads_is_documented_in_the_env_example() -> Non
     for process in PROCESSES:
         missing = read_by(process) - documented
         assert missing == set(), f"{process} reads {sorted(missing)}: add them to .env.example"
+
+
+def _pod(process: str) -> dict[str, Any]:
+    pod: dict[str, Any] = named("Deployment", process)["spec"]["template"]["spec"]
+    return pod
+
+
+def _pre_stop_seconds(container: dict[str, Any]) -> float:
+    """How long the container's preStop hook waits (0 without one)."""
+    hook = container.get("lifecycle", {}).get("preStop")
+    if hook is None:
+        return 0.0
+    if "sleep" in hook:
+        return float(hook["sleep"]["seconds"])
+    command = hook["exec"]["command"]
+    assert command[0] == "sleep" and len(command) == 2, command
+    return float(command[1])
+
+
+def test_every_deployment_rolls_one_new_pod_in_before_an_old_one_goes() -> None:
+    for process in PROCESSES:
+        strategy = named("Deployment", process)["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate", process
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0, process
+        assert int(strategy["rollingUpdate"]["maxSurge"]) >= 1, process
+
+
+def test_the_gateway_is_ready_only_with_its_broker_and_leaves_before_it_stops() -> None:
+    """Readiness is /readyz (503 while RabbitMQ, Postgres or Redis is down, or draining);
+    a terminating pod keeps serving through a preStop wait longer than it takes the
+    readiness probe to fail, so every proxy has stopped routing to it first."""
+    [gateway] = _pod("gateway")["containers"]
+    readiness = gateway["readinessProbe"]
+    assert readiness["httpGet"]["path"] == "/readyz"
+    noticed = readiness.get("periodSeconds", 10) * readiness.get("failureThreshold", 3)
+    assert _pre_stop_seconds(gateway) > noticed, (_pre_stop_seconds(gateway), noticed)
+    # The preStop wait does the drain here; an in-app drain would only add to it.
+    assert float(configured()["GATEWAY_DRAIN_SECONDS"]) == 0
+
+
+def test_termination_grace_covers_the_pre_stop_wait_and_the_drain() -> None:
+    from gateway.__main__ import GRACEFUL_SHUTDOWN_SECONDS
+    from gateway.app import SHUTDOWN_GRACE_SECONDS
+
+    worker_grace = float(configured()["WORKER_GRACE_SECONDS"])
+    for process in PROCESSES:
+        pod = _pod(process)
+        [container] = pod["containers"]
+        if process == "gateway":
+            stopping = GRACEFUL_SHUTDOWN_SECONDS + SHUTDOWN_GRACE_SECONDS
+        else:
+            stopping = worker_grace  # consumers cancelled, in-flight jobs finished
+        needed = _pre_stop_seconds(container) + stopping
+        assert pod["terminationGracePeriodSeconds"] > needed, (process, needed)
+
+
+def test_worker_readiness_waits_for_the_broker() -> None:
+    """A worker's probes read its metrics port, which it opens once it consumes
+    (common.consumer.process): a new pod is ready only when connected to RabbitMQ."""
+    for process in PROCESSES.keys() - {"gateway"}:
+        [worker] = _pod(process)["containers"]
+        assert worker["readinessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}

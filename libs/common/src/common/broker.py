@@ -9,9 +9,11 @@ cluster within a reconnect interval or two instead of waiting for its node to re
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aio_pika
@@ -28,6 +30,9 @@ waiting_log = logging.getLogger("relay.jobs")
 # measured in seconds, and an attempt at a dead node fails fast (connection refused) or
 # within the connect timeout.
 RECONNECT_INTERVAL = 1.0
+# What a call on a connection the broker dropped raises: AMQP errors, a reset socket,
+# aiormq's plain RuntimeError ("<Connection> closed", "Channel was not opened"), a timeout.
+BROKER_TROUBLE = (*CONNECTION_EXCEPTIONS, asyncio.TimeoutError)
 
 
 class FailoverConnection(RobustConnection):
@@ -114,3 +119,29 @@ async def connect_when_ready(urls: list[str], name: str) -> AbstractRobustConnec
         with attempt:
             return await connect(urls, name)
     raise AssertionError("unreachable: AsyncRetrying retries until connect returns")
+
+
+async def set_up_when_ready(
+    urls: list[str], name: str, set_up: Callable[[AbstractRobustConnection], Awaitable[None]]
+) -> AbstractRobustConnection:
+    """A connection as `connect_when_ready` gives, on which `set_up` (declare, open channels,
+    consume) has run to the end: if the broker goes away meanwhile, both start over on a
+    new connection, so a process started around a broker restart does not give up."""
+    async for attempt in AsyncRetrying(
+        wait=wait_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception_type(BROKER_TROUBLE),
+        before_sleep=lambda state: waiting_log.warning(
+            "rabbitmq went away during start-up; starting over",
+            extra={"error": repr(state.outcome.exception() if state.outcome else None)},
+        ),
+    ):
+        with attempt:
+            connection = await connect_when_ready(urls, name)
+            try:
+                await set_up(connection)
+            except BROKER_TROUBLE:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(connection.close(), 5)
+                raise
+            return connection
+    raise AssertionError("unreachable: AsyncRetrying retries until set_up completes")

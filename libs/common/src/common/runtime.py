@@ -15,6 +15,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from . import db
 from .control.audit import AuditLog
 from .dead_letters.failed_jobs import FailedJobStore
+from .migrations import migrate_when_ready
 from .outbox import Outbox
 from .publisher import Publisher
 from .ratelimit import RateLimiter
@@ -63,7 +64,7 @@ class Runtime:
         configure_logging(settings.log_level, settings.log_format)
         setup_tracing(settings.otel_service_name or service, settings.otel_traces_exporter)
         setup_error_reports(settings.sentry_dsn, service)
-        await db.migrate_when_ready(settings.database_url)
+        await migrate_when_ready(settings.database_url)
         pool = await db.create_pool(settings.database_url)
         redis = await connect_redis(settings.redis_url)
         publisher = Publisher(settings, all_queues() if queues is None else queues)

@@ -105,7 +105,8 @@ Limiter = Annotated[RateLimiter, Depends(get_limiter)]
 
 
 def client_address(request: Request) -> str:
-    """Where a request came from (the client's address, as the server saw it)."""
+    """Where a request came from: the client's address, as the server saw it or, behind a
+    proxy the server trusts (FORWARDED_ALLOW_IPS), as the proxy's X-Forwarded-For says."""
     return request.client.host if request.client else "unknown"
 
 

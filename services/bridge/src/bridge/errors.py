@@ -10,8 +10,11 @@ __all__ = [
     "DecryptError",
     "LaravelWireError",
     "MissingAppKeyError",
+    "NotCarriedError",
     "NotJsonError",
     "PayloadFieldError",
+    "PropertyError",
+    "UnmappedClassError",
 ]
 
 
@@ -57,3 +60,21 @@ class DecryptError(LaravelWireError):
     """Encrypted with another APP_KEY, or altered."""
 
     code = "decrypt_failed"
+
+
+class UnmappedClassError(LaravelWireError):
+    """No adapter takes the job's class, and LARAVEL_UNMAPPED_QUEUE is not set."""
+
+    code = "unmapped"
+
+
+class NotCarriedError(LaravelWireError):
+    """The job relies on what Relay does not carry over (a chain, a batch)."""
+
+    code = "not_carried"
+
+
+class PropertyError(LaravelWireError):
+    """A property the Relay job needs is missing, or cannot be what it needs."""
+
+    code = "invalid_property"

@@ -11,9 +11,9 @@ are bytes: the UTF-8 ones become str, any other stays bytes), a → list when it
 0..n-1 in order, else dict, O → PhpObject, C → PhpCustomObject (payload kept raw),
 E → PhpEnum; r/R resolve to the value they point at (the same Python object).
 
-The parser is a loop over an explicit stack, never recursion, bounded by `max_depth`; a
-length or count that cannot fit in what is left fails before anything is allocated.
-"""
+A loop over an explicit stack, never recursion, bounded by `max_depth`; a length or count
+that cannot fit in what is left fails before anything is allocated. Strings and integers
+take a fast path without a regex; anything unusual falls back to the checked one."""
 
 from __future__ import annotations
 
@@ -31,14 +31,7 @@ from .php_values import (
     plain_property_name,
 )
 
-__all__ = [
-    "PhpCustomObject",
-    "PhpEnum",
-    "PhpObject",
-    "PhpProperty",
-    "PhpSerializeError",
-    "loads",
-]
+__all__ = ["PhpCustomObject", "PhpEnum", "PhpObject", "PhpProperty", "PhpSerializeError", "loads"]
 
 # A job nests a few levels; PHP's own limit (unserialize_max_depth) is 4096. Kept low so
 # that code walking the result recursively (eloquent.with_model_ids, repr) stays far from
@@ -51,12 +44,9 @@ _FLOAT = re.compile(rb"(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-class _Unfinished:
-    """Stands in a reference slot for an array still being read: PHP's arrays are values,
-    so a reference into one from inside it (a cycle) has no faithful Python form."""
-
-
-_UNFINISHED = _Unfinished()
+# Stands in a reference slot for an array still being read: PHP's arrays are values, so a
+# reference into one from inside it (a cycle) has no faithful Python form.
+_UNFINISHED = object()
 
 
 @dataclass
@@ -148,17 +138,31 @@ class _Reader:
 
     def read_int(self) -> int:
         start = self.pos
-        value = int(self.match(_INTEGER, "an integer and ';'"))
+        end = self.data.find(b";", start, start + 21)
+        text = self.data[start:end] if end > start else b""
+        # The usual case without a regex: at most 19 digits, as PHP writes them.
+        digits = text[1:] if text[:1] == b"-" else text
+        if digits.isdigit() and len(digits) <= 19:
+            self.pos = end + 1
+        else:
+            text = self.match(_INTEGER, "an integer and ';'")
+        value = int(text)
         if not _INT64[0] <= value <= _INT64[1]:
             raise self.fail(f"integer {value} is out of PHP's 64-bit range", start)
         return value
 
     def read_length(self, unit: str) -> int:
-        length = int(self.match(_LENGTH, f"a {unit} and ':'"))
-        return length
+        return int(self.match(_LENGTH, f"a {unit} and ':'"))
 
     def read_bytes(self) -> bytes:
         """`N:"..."` with N in bytes, the quotes checked on both sides."""
+        data, start = self.data, self.pos
+        colon = data.find(b':"', start, start + 21)  # the usual case first, without a regex
+        if colon > start and data[start:colon].isdigit():
+            end = colon + 2 + int(data[start:colon])
+            if end < len(data) and data[end] == 0x22:
+                self.pos = end + 1
+                return data[colon + 2 : end]
         length = self.read_length("length in bytes")
         self.expect(b'"', "'\"' opening the string")
         if length > len(self.data) - self.pos:

@@ -93,6 +93,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings
+    # Set by `python -m gateway` on SIGTERM: /readyz answers 503 while the replica drains.
+    app.state.draining = False
     # Inside Idempotency-Key's spool, so the route's read is what is checked.
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(IdempotencyMiddleware)

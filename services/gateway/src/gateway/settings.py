@@ -12,6 +12,14 @@ from pydantic_settings import NoDecode
 class GatewaySettings(RuntimeSettings):
     gateway_port: int = 8000
     gateway_host: str = "0.0.0.0"
+    # Seconds between SIGTERM and the end of accepting requests, while /readyz answers 503
+    # "draining": longer than a proxy needs to take the replica out of rotation (HAProxy
+    # in docker-compose.yml: checks every second, out after two failures). 0 = stop at once
+    # (Kubernetes: a preStop wait does it instead).
+    gateway_drain_seconds: float = Field(default=0.0, ge=0, le=300)
+    # Addresses (or networks, CIDR) of proxies whose X-Forwarded-For / -Proto are believed
+    # (uvicorn's FORWARDED_ALLOW_IPS), comma separated; "*" trusts any.
+    forwarded_allow_ips: str = "127.0.0.1"
     # `key=user_id` pairs for development; production keys live hashed in Postgres.
     api_keys: Annotated[dict[str, str], NoDecode] = {}
     admin_api_keys: Annotated[list[str], NoDecode] = []

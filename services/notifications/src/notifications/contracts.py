@@ -150,3 +150,6 @@ class ProcessImage(Job):
     width: int = Field(default=IMAGE_DEFAULT_WIDTH, ge=1, le=IMAGE_MAX_DIMENSION)
     height: int = Field(default=IMAGE_DEFAULT_HEIGHT, ge=1, le=IMAGE_MAX_DIMENSION)
     quality: int = Field(default=IMAGE_DEFAULT_QUALITY, ge=1, le=100)
+    # The thumbnail's box (a Laravel ProcessImageJob may ask for another than 300 x 300).
+    thumb_width: int = Field(default=THUMBNAIL_SIZE[0], ge=1, le=IMAGE_MAX_DIMENSION)
+    thumb_height: int = Field(default=THUMBNAIL_SIZE[1], ge=1, le=IMAGE_MAX_DIMENSION)

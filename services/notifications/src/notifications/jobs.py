@@ -96,6 +96,7 @@ async def _make_variants(job: ProcessImage) -> Variants:
         height=job.height,
         quality=job.quality,
         max_pixels=settings().image_max_pixels,
+        thumbnail=(job.thumb_width, job.thumb_height),
     )
     async with _decoding_slots():
         try:

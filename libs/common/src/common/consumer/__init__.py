@@ -1,13 +1,14 @@
 """The consumer: validated payloads in, acks after success, retries through tiers; the only
 place that decides retry, delay, bury or park.
 
-A handler is a plain async function of (payload model, JobContext). Its parts:
-registry (JobRouter: the handler of each queue), context (JobContext: what a handler may
-use), worker (Worker: consuming queues), intake (reading a delivery into its job),
-decisions (wait, retry or bury: the only place that decides), settling (carrying a
-decision out), results (Unfinished parts, the Death an on_dead hook is told), retries
-(each delivery's policy: attempts, delays, time limit, tiers),
-acks (batched acks), autoscale (prefetch following the backlog), process (run_worker).
+A handler is a plain async function of (payload model, JobContext). Its parts: registry
+(JobRouter: the handler of each queue), context (JobContext: what a handler may use),
+worker (Worker: consuming queues), delivery (one delivery from arrival to settling),
+intake (reading a delivery into its job), decisions (wait, retry or bury: the only place
+that decides), settling (carrying a decision out), results (Unfinished parts, the Death an
+on_dead hook is told), retries (each delivery's policy: attempts, delays, time limit,
+tiers), acks (batched acks), autoscale (prefetch following the backlog), process
+(run_worker).
 """
 
 from ..outcomes import JobObserver, JobOutcome, Outcome

@@ -48,8 +48,6 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if runtime.settings.metrics_port:
-        start_http_server(runtime.settings.metrics_port)
     # Paused queues are read before consuming: a paused queue stays paused across restarts.
     control = WorkerControl(
         worker,
@@ -59,6 +57,10 @@ async def run_worker(
         on_terminate=stop.set,
     )
     await worker.start(paused=await control.initial_paused())
+    # Only now: an answering metrics port is the worker's health check (compose, k8s), and
+    # a deploy stops the old replica once the new one is healthy, i.e. consuming.
+    if runtime.settings.metrics_port:
+        start_http_server(runtime.settings.metrics_port)
     await control.listen()
     # Dashboard records and heartbeats, written off the hot path (common.lifecycle).
     recorder = LifecycleRecorder(

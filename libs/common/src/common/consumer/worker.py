@@ -1,8 +1,7 @@
-"""The delivery loop: a Worker consumes its router's queues and hands each delivery on.
+"""The Worker: consumes its router's queues and hands each delivery on (consumer.delivery).
 
-Each queue has its own channel and prefetch (changed at run time by the autoscaler).
-A delivery is validated, traced, run and settled (common.consumer.settling), then counted in
-metrics, logged and reported to the worker's observers (the lifecycle records).
+Each queue has its own channel and prefetch (changed at run time by the autoscaler);
+pausing a queue cancels its consumer, stopping drains the deliveries in flight.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import aio_pika
@@ -19,21 +17,21 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from opentelemetry.trace import Status, StatusCode
 
-from ..broker import connect_when_ready
-from ..envelope import Envelope
-from ..outcomes import JobObserver, JobOutcome, Outcome
+from ..broker import set_up_when_ready
+from ..outcomes import JobObserver
 from ..publisher import declare
 from ..runtime import Runtime
-from ..telemetry import metrics, tracing
-from .intake import Refused, read_job
+from ..telemetry import metrics
+from .delivery import process
 from .registry import JobRouter, Route
 from .settling import Settler
 
 log = logging.getLogger("relay.jobs")
 
-_FAILED_ATTEMPTS = (Outcome.failed, Outcome.retried, Outcome.parked)
+# Seconds a stop waits on the broker per step: aio-pika's robust channels wait for a
+# reconnect first, which while RabbitMQ is down would hold the stop until the SIGKILL.
+_BROKER_STEP_TIMEOUT = 5.0
 
 
 class Worker:
@@ -63,9 +61,8 @@ class Worker:
         self._consumer_change = asyncio.Lock()
         self._in_flight = 0
         self._settler = Settler(runtime)
-        # Bound once: every delivery calls them.
+        # Bound once: every delivery calls it.
         self._acks_of = self._settler.acks_of
-        self._run = self._settler.run
         self._in_flight_by_queue: dict[str, int] = {}
         self.prefetch: dict[str, int] = {}
         self._probe: AbstractRobustChannel | None = None
@@ -83,14 +80,25 @@ class Worker:
 
     async def start(self, paused: Iterable[str] = ()) -> None:
         """Connect (waiting for RabbitMQ), declare the topology and consume every queue
-        but the `paused` ones."""
+        but the `paused` ones; all of it again if the broker goes away meanwhile."""
         self.paused.update(paused)
-        self._connection = await connect_when_ready(
-            self.settings.broker_urls, f"relay-{self.runtime.service}-worker"
+        self._connection = await set_up_when_ready(
+            self.settings.broker_urls, f"relay-{self.runtime.service}-worker", self._consume
         )
-        await declare(self._connection, self.router.queues, self.settings)
+        log.info(
+            "worker consuming",
+            extra={
+                "queues": [name for name in self.router.routes if name not in self.paused],
+                "paused": sorted(self.paused & set(self.router.routes)),
+                "prefetch": self.concurrency,
+            },
+        )
+
+    async def _consume(self, connection: AbstractRobustConnection) -> None:
+        self._channels, self._queues, self._consumers = {}, {}, {}  # each attempt afresh
+        await declare(connection, self.router.queues, self.settings)
         for route in self.router.routes.values():
-            channel = await self._connection.channel()
+            channel = await connection.channel()
             # Before consuming: a per-consumer prefetch applies to consumers created after it.
             prefetch = self._fixed_prefetch.get(route.queue.name, self.concurrency)
             await channel.set_qos(prefetch_count=prefetch)
@@ -104,14 +112,6 @@ class Worker:
                 self._consumers[route.queue.name] = await queue.consume(self._callback(route))
             self.prefetch[route.queue.name] = prefetch
             metrics.WORKER_CONCURRENCY.labels(route.queue.name).set(prefetch)
-        log.info(
-            "worker consuming",
-            extra={
-                "queues": [name for name in self.router.routes if name not in self.paused],
-                "paused": sorted(self.paused & set(self.router.routes)),
-                "prefetch": self.concurrency,
-            },
-        )
 
     async def pause(self, queue_name: str) -> bool:
         """Stop taking jobs from `queue_name`; the running ones finish and are acked.
@@ -185,9 +185,14 @@ class Worker:
         self._settler.stopping = True
         # No lock: a consumer swap stuck on a dead connection must not hold up the drain.
         consumers, self._consumers = self._consumers, {}
-        for name, tag in consumers.items():
-            with contextlib.suppress(Exception):
-                await self._queues[name].cancel(tag)
+        # The robust queue forgets a consumer before sending the cancel: none comes back.
+        await asyncio.gather(
+            *(
+                asyncio.wait_for(self._queues[name].cancel(tag), _BROKER_STEP_TIMEOUT)
+                for name, tag in consumers.items()
+            ),
+            return_exceptions=True,
+        )
         grace = self.settings.worker_grace_seconds if grace is None else grace
         try:
             await asyncio.wait_for(self._idle.wait(), grace)
@@ -199,7 +204,7 @@ class Worker:
         await self._settler.drain()
         if self._connection is not None:
             with contextlib.suppress(Exception):
-                await self._connection.close()
+                await asyncio.wait_for(self._connection.close(), _BROKER_STEP_TIMEOUT)
 
     def _callback(self, route: Route) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
@@ -210,7 +215,7 @@ class Worker:
             self._idle.clear()
             route.meters.in_flight.inc()
             try:
-                await self._process(route, message)
+                await process(route, message, self._settler, self.observers)
             finally:
                 self._in_flight -= 1
                 self._in_flight_by_queue[name] -= 1
@@ -219,72 +224,3 @@ class Worker:
                     self._idle.set()
 
         return on_message
-
-    async def _process(self, route: Route, message: AbstractIncomingMessage) -> None:
-        queue = route.queue
-        # Never raises, whatever the producer sent: every delivery is settled below.
-        envelope = Envelope.from_message(message)
-        started = time.monotonic()
-        enqueued = envelope.enqueued_at()
-        wait = max(0.0, time.time() - enqueued) if enqueued else None
-        outcome = Outcome.done
-        error: str | None = None
-        trace_id = span_id = None
-        try:
-            try:
-                job = read_job(route.model, queue.name, message)
-            except Refused as refused:
-                # Not retried: the same bytes would be refused again.
-                error = str(refused)
-                outcome = await self._settler.refuse(queue, message, envelope, refused)
-                return
-            with tracing.consumer_span(queue.name, envelope) as span:
-                trace_id, span_id = tracing.span_ids(span)
-                outcome, error = await self._run(route, job, message, envelope)
-                if span is not None and outcome in _FAILED_ATTEMPTS:
-                    span.set_status(Status(StatusCode.ERROR, error))
-        except Exception as unexpected:
-            # Publishing a retry or a parked copy failed (broker trouble): hand the
-            # message back to the queue after a pause that grows each time it comes back.
-            outcome, error = Outcome.requeued, repr(unexpected)
-            log.exception("could not settle message; requeueing", extra={"queue": queue.name})
-            await self._settler.requeue(queue.name, message, envelope)
-        finally:
-            duration = time.monotonic() - started
-            route.meters.processed(outcome).inc()
-            route.meters.runtime.observe(duration)
-            if wait is not None:
-                route.meters.wait.observe(wait)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "job %s",
-                    outcome,
-                    extra={
-                        "job": envelope.job_type,
-                        "queue": queue.name,
-                        "message_id": envelope.message_id,
-                        "attempt": envelope.attempt,
-                        "duration_ms": round(duration * 1000, 2),
-                        "outcome": outcome,
-                        **({"error": error} if error else {}),
-                    },
-                )
-            if self.observers:
-                record = JobOutcome(
-                    queue=queue.name,
-                    job_type=envelope.job_type,
-                    message_id=envelope.message_id,
-                    attempt=envelope.attempt,
-                    outcome=outcome,
-                    duration=duration,
-                    wait=wait,
-                    error=error,
-                    user_id=envelope.user_id,
-                    headers=envelope.headers,
-                    body=message.body,
-                    trace_id=trace_id,
-                    span_id=span_id,
-                )
-                for observer in self.observers:
-                    with contextlib.suppress(Exception):
-                        await observer(record)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from ..broker import BROKER_TROUBLE
 from ..topology import CONTROL
 from .queues import ControlCommand, ControlKeys, paused_queues
 
@@ -64,19 +65,44 @@ class WorkerControl:
         self._task: asyncio.Task[None] | None = None
 
     async def initial_paused(self) -> set[str]:
-        """The paused queues, read before the worker consumes; remembers the terminate mark."""
-        self._terminate_seen = _text(await self.redis.get(self.keys.terminate))
-        return set(await paused_queues(self.redis, self.prefix))
+        """The paused queues, read before the worker consumes; remembers the terminate mark.
+
+        Waits for Redis if it went away since the process connected: a start-up never gives up.
+        """
+        delay = 0.2
+        while True:
+            try:
+                self._terminate_seen = _text(await self.redis.get(self.keys.terminate))
+                return set(await paused_queues(self.redis, self.prefix))
+            except (RedisError, OSError) as error:
+                log.warning("waiting for redis", extra={"error": repr(error)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def listen(self) -> None:
-        """Bind this worker's control queue and start the periodic reconcile."""
-        channel = await self.worker.connection.channel()
-        exchange = await channel.declare_exchange(CONTROL.name, CONTROL.type, durable=True)
-        queue = await channel.declare_queue(
-            f"control.{self.service}.{uuid.uuid4().hex[:12]}", exclusive=True, auto_delete=True
-        )
-        await queue.bind(exchange)
-        await queue.consume(self._on_message, no_ack=True)
+        """Bind this worker's control queue and start the periodic reconcile; if the broker
+        goes away meanwhile, again on the restored connection."""
+        delay = 0.2
+        while True:
+            channel = None
+            try:
+                channel = await self.worker.connection.channel()
+                exchange = await channel.declare_exchange(CONTROL.name, CONTROL.type, durable=True)
+                queue = await channel.declare_queue(
+                    f"control.{self.service}.{uuid.uuid4().hex[:12]}",
+                    exclusive=True,
+                    auto_delete=True,
+                )
+                await queue.bind(exchange)
+                await queue.consume(self._on_message, no_ack=True)
+                break
+            except BROKER_TROUBLE as error:
+                log.warning("control queue not bound yet", extra={"error": repr(error)})
+                if channel is not None:  # not restored half-made after a reconnect
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(channel.close(), 5)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
         self._task = asyncio.create_task(self._reconcile_forever(), name="control-reconcile")
 
     async def stop(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from ..envelope import (
+    ATTEMPT,
     IDEMPOTENCY_KEY,
     STAGED_AT,
     USER_ID,
@@ -46,7 +47,7 @@ def entries_for(jobs: Sequence[tuple[Queue, Job, Envelope]]) -> list[OutboxEntry
 def _entry(queue: Queue, job: Job, envelope: Envelope, shared: dict[str, Any]) -> OutboxEntry:
     # What the envelope's own fields put in the headers when it is published: a row
     # keeps only the headers, so a sweep rebuilds the same message from them.
-    headers = {**envelope.headers, **shared}
+    headers = {**envelope.headers, **shared, ATTEMPT: envelope.attempt}
     if envelope.user_id is not None:
         headers[USER_ID] = envelope.user_id
     if envelope.idempotency_key is not None:
@@ -55,6 +56,7 @@ def _entry(queue: Queue, job: Job, envelope: Envelope, shared: dict[str, Any]) -
         message_id=envelope.message_id,
         job_type=envelope.job_type or job_type(type(job)),
         correlation_id=envelope.correlation_id,
+        attempt=envelope.attempt,
         headers=headers,
     )
     return OutboxEntry(
@@ -64,10 +66,14 @@ def _entry(queue: Queue, job: Job, envelope: Envelope, shared: dict[str, Any]) -
 
 def entry_from_row(row: asyncpg.Record) -> OutboxEntry:
     """The entry a `runtime.outbox` row holds."""
+    headers = json.loads(row["headers"])
+    attempt = headers.get(ATTEMPT)
     envelope = Envelope(
         message_id=row["message_id"],
         job_type=row["job_type"],
         correlation_id=row["correlation_id"],
-        headers=json.loads(row["headers"]),
+        # A job may start past attempt 1 (a producer's own count, e.g. a Laravel job's).
+        attempt=attempt if isinstance(attempt, int) and attempt >= 1 else 1,
+        headers=headers,
     )
     return OutboxEntry(row["id"], row["exchange"], row["routing_key"], bytes(row["body"]), envelope)

@@ -2,7 +2,7 @@
 and, where RabbitMQ gives none, its oldest job's wait estimated from the lifecycle records.
 
 Read only (nothing is audited): `GET /v1/ops/queues`, the dashboard, `relay queues` and
-`relay top` all show these rows.
+`relay top` all show these rows, the Laravel bridge's queues among them (`laravel`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 from common.control import paused_queues
+from common.laravel import LaravelQueue, laravel_queues
 from common.lifecycle import LifecycleStore
 from common.settings import RuntimeSettings
 from common.topology import PARKED_SUFFIX
@@ -46,14 +47,21 @@ class QueueStats(BaseModel):
     parked: int = 0  # dead messages waiting in `<queue>.parked` for the failed-job store
     oldest_wait_seconds: float | None = None
     paused: bool = False  # paused by `relay queue pause` (no worker takes its jobs)
+    # A Laravel app's queue the bridge consumes, or the Relay-side queue its failed jobs
+    # are retried through (`laravel.<queue>`).
+    laravel: bool = False
 
 
 async def queue_overview(source: QueueSource, *, estimate_waits: bool = False) -> list[QueueStats]:
-    """Every work queue with its pause state; with `estimate_waits`, the oldest job's wait
+    """Every work queue with its pause state, the Laravel ones marked (and those on a
+    Laravel broker of their own added); with `estimate_waits`, the oldest job's wait
     estimated from the lifecycle records where RabbitMQ reports no head timestamp (quorum
     queues never do). httpx.HTTPError when the management API is out of reach."""
-    stats = await queue_stats(source.settings)
-    mark_paused(stats, await paused_queues(source.redis, source.settings.redis_key_prefix))
+    prefix = source.settings.redis_key_prefix
+    stats = mark_laravel(
+        await queue_stats(source.settings), await laravel_queues(source.redis, prefix)
+    )
+    mark_paused(stats, await paused_queues(source.redis, prefix))
     if estimate_waits:
         lifecycle = LifecycleStore(source.redis, source.settings)
         waits = await lifecycle.oldest_waits({q.name: q.ready for q in stats})
@@ -68,6 +76,31 @@ def mark_paused(stats: list[QueueStats], paused: Container[str]) -> list[QueueSt
     for q in stats:
         q.paused = q.name in paused
     return stats
+
+
+def mark_laravel(stats: list[QueueStats], laravel: list[LaravelQueue]) -> list[QueueStats]:
+    """Flag the Laravel queues the bridges report, and their retry queues; add those on a
+    Laravel broker of their own (not in the management API's answer) with the depth the
+    bridge last saw (no consumer counted once no bridge reports)."""
+    by_name = {q.name: q for q in stats}
+    for reported in laravel:
+        if reported.retry_queue in by_name:
+            by_name[reported.retry_queue].laravel = True
+        if reported.on_relay_broker and reported.name in by_name:
+            by_name[reported.name].laravel = True
+            continue
+        if reported.name in by_name:  # a Relay queue of the same name: keep both apart
+            continue
+        by_name[reported.name] = QueueStats(
+            name=reported.name,
+            ready=reported.ready,
+            unacked=0,
+            consumers=reported.consumers if reported.fresh else 0,
+            publish_rate=0.0,
+            deliver_rate=0.0,
+            laravel=True,
+        )
+    return sorted(by_name.values(), key=lambda q: q.name)
 
 
 def _rate(stats: dict[str, Any], key: str) -> float:

@@ -52,7 +52,7 @@ def queues() -> None:
         table.add_column(column, justify="left" if column in ("Queue", "State") else "right")
     for q in stats:
         table.add_row(
-            q.name,
+            f"{q.name} [cyan](Laravel)[/]" if q.laravel else q.name,
             str(q.ready),
             str(q.unacked),
             str(q.delayed),

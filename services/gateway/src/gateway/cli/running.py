@@ -87,10 +87,11 @@ async def failed_jobs_connections(
     from common import db
     from common.control import AuditLog
     from common.dead_letters import FailedJobStore
+    from common.migrations import migrate_when_ready
     from common.publisher import Publisher
     from common.topology import all_queues
 
-    await db.migrate_when_ready(settings.database_url)
+    await migrate_when_ready(settings.database_url)
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=4)
     publisher = Publisher(settings, all_queues())
     try:
@@ -113,8 +114,9 @@ async def postgres(settings: GatewaySettings) -> AsyncIterator[PostgresConnectio
     """Postgres alone (keys, the audit trail), migrated first."""
     from common import db
     from common.control import AuditLog
+    from common.migrations import migrate_when_ready
 
-    await db.migrate_when_ready(settings.database_url)
+    await migrate_when_ready(settings.database_url)
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         yield PostgresConnections(pool, AuditLog(pool))
@@ -157,11 +159,11 @@ class AuditWhenReachable:
         self, actor: str, action: str, target: str, origin: str, **details: Any
     ) -> None:
         import asyncpg
-        from common import db
         from common.control import AuditLog
+        from common.migrations import bring_up_to_date
 
         try:
-            await asyncio.to_thread(db.migrate, self.database_url)
+            await bring_up_to_date(self.database_url)
             pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=1, timeout=5)
         except Exception as error:
             logging.getLogger("relay.audit").error(

@@ -27,7 +27,7 @@ def _queues_table(stats: list[QueueStats], title: str) -> Table:
     for q in stats:
         wait = q.oldest_wait_seconds
         table.add_row(
-            q.name,
+            f"{q.name} [cyan](Laravel)[/]" if q.laravel else q.name,
             f"[bold yellow]{q.ready}[/]" if q.ready else "0",
             str(q.unacked),
             str(q.delayed),

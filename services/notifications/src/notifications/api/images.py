@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from functools import cache
 from typing import Any
 
-import asyncpg
 from common.envelope import Envelope
 from common.errors import NotFound
-from common.storage import FileStorage, open_storage
 from common.web import CurrentUser, Db, RuntimeDep
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ..contracts import (
-    IMAGE_CONTENT_TYPES,
-    IMAGE_DEFAULT_HEIGHT,
-    IMAGE_DEFAULT_QUALITY,
-    IMAGE_DEFAULT_WIDTH,
-    NOTIFICATIONS_IMAGE,
-    ImageStatus,
-    ImageVariant,
-    ProcessImage,
-    image_key,
-    sniff_image_format,
-)
+from ..contracts import IMAGE_CONTENT_TYPES, ImageStatus, ImageVariant, image_key
 from . import store
+from .service import ImageAccepted, ImageOptions, UnsupportedImage, accept_image, image_storage
 from .settings import notifications_settings
 from .upload import NotMultipart, UploadInvalid, UploadTooLarge, read_upload
 
 router = APIRouter(tags=["images"])
-
-
-@cache
-def image_storage() -> FileStorage:
-    return open_storage(notifications_settings().image_storage_dir)
-
-
-class ImageOptions(BaseModel):
-    """The optional form fields next to `file`."""
-
-    width: int = Field(default=IMAGE_DEFAULT_WIDTH, ge=1, le=10_000)
-    height: int = Field(default=IMAGE_DEFAULT_HEIGHT, ge=1, le=10_000)
-    quality: int = Field(default=IMAGE_DEFAULT_QUALITY, ge=1, le=100)
-
-
-class ImageAccepted(BaseModel):
-    id: uuid.UUID
-    status: ImageStatus = ImageStatus.queued
 
 
 class Size(BaseModel):
@@ -107,7 +76,7 @@ _UPLOAD_DOC: dict[int | str, dict[str, Any]] = {
         }
     },
 )
-async def upload_image(user: CurrentUser, request: Request, db: Db, runtime: RuntimeDep) -> Any:
+async def upload_image(user: CurrentUser, request: Request, runtime: RuntimeDep) -> Any:
     max_bytes = notifications_settings().image_max_bytes
     try:
         upload = await read_upload(request, file_field="file", max_bytes=max_bytes)
@@ -129,43 +98,15 @@ async def upload_image(user: CurrentUser, request: Request, db: Db, runtime: Run
             return _invalid(".".join(str(p) for p in first["loc"]), first["msg"])
         if upload.file is None:
             return _invalid("file", "Field required")
-        image_format = sniff_image_format(upload.head)
-        if image_format is None:
-            raise HTTPException(415, "only JPEG, PNG and WebP images are accepted")
-        image_id = uuid.uuid4()
-        storage = image_storage()
-        original = image_key(image_id, ImageVariant.original)
-        await storage.save(original, upload.file)
+        envelope = Envelope(user_id=user.id, idempotency_key=request.headers.get("idempotency-key"))
+        accepted = await accept_image(
+            runtime, user.id, upload.file, upload.head, options, envelope, size=upload.size
+        )
+    except UnsupportedImage as unsupported:
+        raise HTTPException(415, str(unsupported)) from None
     finally:
         upload.close()
-    job = ProcessImage(
-        image_id=image_id, user_id=user.id, format=image_format, **options.model_dump()
-    )
-    envelope = Envelope(user_id=user.id, idempotency_key=request.headers.get("idempotency-key"))
-    try:
-        # The row and its job in one transaction (the outbox): never one without the other.
-        async with db.acquire() as connection, connection.transaction():
-            await store.insert_image(
-                connection,
-                image_id=image_id,
-                user_id=user.id,
-                image_format=image_format,
-                original_bytes=upload.size,
-                width=options.width,
-                height=options.height,
-                quality=options.quality,
-            )
-            staged = await runtime.outbox.stage(connection, [(NOTIFICATIONS_IMAGE, job, envelope)])
-
-        async def undo(connection: asyncpg.Connection) -> None:
-            await store.delete_image(connection, image_id)
-
-        await runtime.outbox.send_or_withdraw(staged, undo)
-    except Exception:
-        # Nothing was queued, so nothing may remain: the 503 tells the client to retry.
-        await storage.delete(original)
-        raise
-    return JSONResponse(ImageAccepted(id=image_id).model_dump(mode="json"), status_code=202)
+    return JSONResponse(accepted.answer.model_dump(mode="json"), status_code=202)
 
 
 def _links(image: store.ImageRecord) -> dict[str, str]:

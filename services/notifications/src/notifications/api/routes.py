@@ -14,25 +14,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from common.envelope import Envelope
-from common.errors import BrokerUnavailable, NotFound
+from common.errors import NotFound
 from common.live import EventHub
-from common.publisher import Publisher
-from common.request_body import RequestBody, Text
-from common.web import CurrentUser, Db, PublisherDep, refuse_unless_acting_for
+from common.web import CurrentUser, Db, RuntimeDep, refuse_unless_acting_for
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from ..contracts import (
-    CreateNotification,
-    LiveEvent,
-    Notification,
-    NotificationType,
-    Priority,
-    queue_for,
-    user_routing_key,
-)
+from ..contracts import LiveEvent, Notification
 from . import images, store
+from .service import NewNotification, QueuedNotification, StoredNotification, notify
 from .settings import notifications_settings
 from .stream import notification_events
 
@@ -68,46 +59,11 @@ router = APIRouter(tags=["notifications"], lifespan=live_events)
 router.include_router(images.router)
 
 
-class NewNotification(RequestBody):
-    user_id: Text = Field(min_length=1, max_length=200)
-    title: Text = Field(min_length=1, max_length=200)
-    message: Text = Field(min_length=1, max_length=5000)
-    type: NotificationType = NotificationType.info
-    priority: Priority = Priority.normal
-
-
-class QueuedNotification(BaseModel):
-    id: uuid.UUID
-    status: str = "queued"
-    user_id: str
-    priority: Priority
-
-
-class StoredNotification(Notification):
-    status: str = "stored"
-
-
 class NotificationPage(BaseModel):
     items: list[Notification]
     unread_count: int
     # Pass as `before` for the next (older) page; null on the last page.
     next_before: int | None
-
-
-# Live pushes of critical notifications run after the 201; kept here so they are not
-# garbage-collected mid-flight.
-_pushes: set[asyncio.Task[None]] = set()
-
-
-async def _push(publisher: Publisher, notification: Notification) -> None:
-    event = LiveEvent(user_id=notification.user_id, notification=notification)
-    try:
-        await publisher.publish_event(
-            user_routing_key(notification.user_id), event.model_dump_json().encode()
-        )
-    except BrokerUnavailable as error:
-        # Stored already; the user's stream reads it on its next event or reconnect.
-        log.warning("live push of a critical notification failed", extra={"error": str(error)})
 
 
 @router.post(
@@ -120,30 +76,19 @@ async def create_notification(
     user: CurrentUser,
     request: Request,
     response: Response,
-    db: Db,
-    publisher: PublisherDep,
+    runtime: RuntimeDep,
 ) -> QueuedNotification | StoredNotification:
     # A user key notifies its own user; a service (or admin) key may notify anyone.
     refuse_unless_acting_for(user, body.user_id)
-    job = CreateNotification(**body.model_dump())
-    if body.priority is Priority.critical:
-        # Written before answering, with no worker involved (the Laravel "sync" path).
-        stored = await store.insert_notification(db, job)
-        task = asyncio.create_task(_push(publisher, stored))
-        _pushes.add(task)
-        task.add_done_callback(_pushes.discard)
-        response.status_code = 201
-        return StoredNotification(**stored.model_dump())
-    await publisher.publish(
-        queue_for(body.priority),
-        job,
-        envelope=Envelope(
-            user_id=user.id,
-            correlation_id=request.headers.get("x-request-id"),
-            idempotency_key=request.headers.get("idempotency-key"),
-        ),
+    envelope = Envelope(
+        user_id=user.id,
+        correlation_id=request.headers.get("x-request-id"),
+        idempotency_key=request.headers.get("idempotency-key"),
     )
-    return QueuedNotification(id=job.id, user_id=job.user_id, priority=job.priority)
+    done = await notify(runtime, body, envelope)
+    if isinstance(done, StoredNotification):
+        response.status_code = 201
+    return done
 
 
 @router.get("/v1/notifications")

@@ -134,12 +134,15 @@ async def insert_image(
     width: int,
     height: int,
     quality: int,
-) -> None:
-    await connection.execute(
+) -> bool:
+    """The image's row (`queued`); False when an image with this id exists already."""
+    inserted = await connection.fetchval(
         """
         INSERT INTO notifications.images
             (id, user_id, format, original_bytes, width, height, quality)
         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING true
         """,
         image_id,
         user_id,
@@ -149,14 +152,20 @@ async def insert_image(
         height,
         quality,
     )
+    return bool(inserted)
 
 
 async def delete_image(connection: asyncpg.Connection, image_id: uuid.UUID) -> None:
     await connection.execute("DELETE FROM notifications.images WHERE id = $1", image_id)
 
 
-async def get_image(pool: asyncpg.Pool, user_id: str, image_id: uuid.UUID) -> ImageRecord | None:
+async def get_image(
+    pool: asyncpg.Pool, user_id: str | None, image_id: uuid.UUID
+) -> ImageRecord | None:
+    """The image if `user_id` owns it (None: whoever does)."""
     row = await pool.fetchrow(
-        "SELECT * FROM notifications.images WHERE id = $1 AND user_id = $2", image_id, user_id
+        "SELECT * FROM notifications.images WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)",
+        image_id,
+        user_id,
     )
     return ImageRecord.model_validate(dict(row)) if row else None

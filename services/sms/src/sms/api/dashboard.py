@@ -8,7 +8,7 @@ from typing import Any
 from common.runtime import Runtime
 from pydantic import BaseModel
 
-from . import store
+from . import campaign_store
 from .campaigns import campaign_status
 
 
@@ -46,10 +46,10 @@ async def campaign_progress(runtime: Runtime) -> Campaigns:
 
 async def campaign_action(runtime: Runtime, item: str, verb: str) -> None:
     """The campaign list's buttons: pause, resume or cancel any user's campaign."""
-    if verb not in store.CONTROL:
-        raise ValueError(f"{verb!r}: one of {', '.join(store.CONTROL)}")
+    if verb not in campaign_store.CONTROL:
+        raise ValueError(f"{verb!r}: one of {', '.join(campaign_store.CONTROL)}")
     try:
         campaign_id = uuid.UUID(item)
     except ValueError as error:
         raise ValueError(f"{item!r} is not a campaign id") from error
-    await store.control_campaign(runtime.pool, campaign_id, None, verb)
+    await campaign_store.control_campaign(runtime.pool, campaign_id, None, verb)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ..contracts import ReleaseCampaign
 from ..topology import SMS_CAMPAIGN
-from . import store
+from . import campaign_store
 from .bodies import CampaignOptions, CampaignQueued, Rejected
 from .campaigns import CampaignIntake
 from .settings import SmsGatewaySettings
@@ -84,7 +84,7 @@ class FileCampaign:
         self.rejected += rejected
         await self._copied()
         self._copying = asyncio.ensure_future(
-            store.add_recipients(
+            campaign_store.add_recipients(
                 self.connection, self.campaign_id, self.user_id, self.options.sender, messages
             )
         )
@@ -102,7 +102,7 @@ class FileCampaign:
         total = self._intake.accepted
         if not total:
             raise NoValidRecipient(self.rejected)
-        await store.finish_campaign(
+        await campaign_store.finish_campaign(
             self.connection, self.campaign_id, self.options.name, total, self.rejected
         )
         release = ReleaseCampaign(campaign_id=self.campaign_id)
@@ -136,7 +136,9 @@ async def file_campaign(
     published (or everything withdrawn) when the block ends."""
     campaign_id = uuid.uuid4()
     async with runtime.pool.acquire() as connection, connection.transaction():
-        await store.begin_campaign(connection, campaign_id, user_id, options.name, options.message)
+        await campaign_store.begin_campaign(
+            connection, campaign_id, user_id, options.name, options.message
+        )
         campaign = FileCampaign(
             runtime, connection, campaign_id, user_id, options, settings, field_name
         )
@@ -147,7 +149,7 @@ async def file_campaign(
             raise
 
     async def undo(connection: asyncpg.Connection) -> None:
-        await store.delete_campaign(connection, campaign_id)
+        await campaign_store.delete_campaign(connection, campaign_id)
 
     await runtime.outbox.send_or_withdraw(campaign.staged, undo)
 
@@ -218,7 +220,9 @@ async def from_multipart(
             # Fields sent after the file still count.
             options = _options(fields)
             if options.sender != campaign.options.sender:
-                await store.set_sender(campaign.connection, campaign.campaign_id, options.sender)
+                await campaign_store.set_sender(
+                    campaign.connection, campaign.campaign_id, options.sender
+                )
             campaign.options = options
         answer = await campaign.complete(user_id)
     return answer
