@@ -4,7 +4,7 @@ A writer that must not wait for RabbitMQ (a request answered once committed, a p
 job whose run is its SQL) stages its jobs `by_relay` and goes on; its commit delivers a
 NOTIFY. The relay in each worker that runs one (`run_worker(relay_outbox=True)`) LISTENs
 for it and publishes every relayed entry when woken, and every OUTBOX_SWEEP_INTERVAL
-anyway, since a notification sent while it reconnects is lost. Relays of several workers
+anyway, since a NOTIFY sent while it reconnects is lost. Relays of several workers
 split the entries (FOR UPDATE SKIP LOCKED, as the sweeper's batches), and a burst of
 commits during one round is taken by the next round, batch by batch. When the broker does
 not confirm, the entries stay staged and the relay tries again after RETRY_PAUSE.
