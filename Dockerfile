@@ -1,5 +1,5 @@
 # One image for every Relay process; the compose service (or the orchestrator) picks the
-# command: python -m gateway | sms | payments | tournaments | tournaments.scheduler | notifications
+# command: python -m gateway | sms | payments | tournaments | common.scheduling | notifications
 #
 #   docker build -t relay:dev .
 #   docker run --rm -p 8000:8000 relay:dev                      # the gateway (default command)

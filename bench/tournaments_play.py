@@ -9,7 +9,9 @@ reports, so expire_matches and warn_deadlines have real work while the others pl
 
 Measured: the wall time to the last champion, the result POST latency, the advance jobs
 and every scheduler job run (durations as the workers logged them), the time from the
-last result of a round to the next round's matches, and what was queued for the players.
+last result of a round to the next round's matches, what was queued for the players, and
+how long the follow-ups waited in the runtime's outbox (read off every notification by a
+consumer: from its staging in the committing transaction to its publish).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 import httpx
+import pika
+from common.envelope import ENQUEUED_AT, STAGED_AT
 
 from bench.load import open_loop
 from tests.fakes.tournaments_smtp import SmtpSink
@@ -181,20 +185,32 @@ SELECT (SELECT count(*) FROM tournaments.tournaments WHERE status = 'finished') 
        (SELECT count(*) FROM tournaments.matches WHERE player2_id IS NULL) AS byes,
        (SELECT count(*) FROM tournaments.matches WHERE status = 'expired') AS expired,
        (SELECT count(*) FROM tournaments.deadline_warnings) AS warnings,
-       (SELECT count(*) FROM tournaments.outbox WHERE published_at IS NOT NULL) AS published,
-       (SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL) AS unpublished
+       (SELECT count(*) FROM runtime.outbox) AS unpublished
 """
 
-# From a follow-up's commit to its confirmed publish by a relay.
-RELAY_LAG = """
-SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
-       percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99,
-       max(lag) AS max
-FROM (
-    SELECT extract(epoch FROM published_at - created_at) AS lag FROM tournaments.outbox
-    WHERE published_at IS NOT NULL
-) published
-"""
+
+def _outbox_lags(stack: Stack, queues: tuple[str, ...]) -> list[float]:
+    """Seconds each follow-up waited in the outbox, read by a consumer of `queues` (which
+    nothing else consumes here): from its staging, in the transaction that committed it
+    (x-staged-at), to the start of its publish (x-enqueued-at). Takes the messages."""
+    connection = pika.BlockingConnection(pika.URLParameters(stack.env["RABBITMQ_URL"]))
+    lags: list[float] = []
+    try:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=5000)
+        for queue in queues:
+            for method, properties, _ in channel.consume(
+                queue, auto_ack=True, inactivity_timeout=2
+            ):
+                if method is None:
+                    break
+                headers = properties.headers or {}
+                if STAGED_AT in headers and ENQUEUED_AT in headers:
+                    lags.append((int(headers[ENQUEUED_AT]) - int(headers[STAGED_AT])) / 1000)
+            channel.cancel()
+    finally:
+        connection.close()
+    return lags
 
 
 def _quantiles(values: list[float]) -> str:
@@ -240,7 +256,6 @@ async def _play(
         posting = Posting()
         wall = await _post_results(stack, pool, rate, posting)
         outcome = dict(await pool.fetchrow(OUTCOME))
-        outcome.update({f"lag_{k}": v for k, v in dict(await pool.fetchrow(RELAY_LAG)).items()})
         turnaround = [float(r["seconds"]) for r in await pool.fetch(TURNAROUND)]
     finally:
         await pool.close()
@@ -260,6 +275,7 @@ def play(tournaments: int, players: int, rate: float, workers: int) -> None:
             depths = _queue_depths(
                 stack, ("notifications.normal", "notifications.high", "tournaments.email")
             )
+            lags = _outbox_lags(stack, ("notifications.normal", "notifications.high"))
             advance, advance_outcomes = _job_durations(stack, workers, "tournaments.advance")
             periodic = {
                 job: _job_durations(stack, workers, f"tournaments.{job}") for job in PERIODIC
@@ -299,10 +315,9 @@ def play(tournaments: int, players: int, rate: float, workers: int) -> None:
         f"(slowest {slowest:.2f} s)"
     )
     print(
-        f"  follow-up jobs published through the outbox: {outcome['published']} "
-        f"(unpublished left: {outcome['unpublished']}), commit -> confirmed publish "
-        f"p50 {outcome['lag_p50'] * 1000:.0f} ms, p99 {outcome['lag_p99'] * 1000:.0f} ms, "
-        f"max {outcome['lag_max'] * 1000:.0f} ms; still queued at the end: {depths}; "
+        f"  follow-ups through the runtime's outbox (unpublished left: "
+        f"{outcome['unpublished']}); staged -> published, read by a consumer of the "
+        f"{len(lags)} notifications: {_quantiles(lags)}; still queued at the end: {depths}; "
         f"e-mails delivered to the local sink meanwhile: {len(sink.snapshot())}",
         flush=True,
     )

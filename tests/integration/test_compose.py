@@ -184,7 +184,7 @@ def test_commands_match_the_processes(compose_services: dict[str, dict[str, Any]
         "sms": "sms",
         "payments": "payments",
         "tournaments": "tournaments",
-        "scheduler": "tournaments.scheduler",
+        "scheduler": "common.scheduling",
         "notifications": "notifications",
     }
     for name, module in modules.items():

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from common.consumer import JobContext, JobOutcome, Worker
 from common.envelope import Envelope
+from common.outbox import OutboxRelay
 from common.runtime import Runtime
 from common.web import Caller
 from tournaments import jobs
@@ -31,7 +32,6 @@ from tournaments.contracts import (
     player_message_id,
 )
 from tournaments.jobs import router
-from tournaments.relay import OutboxRelay
 from tournaments.settings import TournamentSettings
 
 from tests.fakes.tournaments_smtp import SmtpSink
@@ -83,14 +83,15 @@ async def start_worker(
         values.update(overrides)
         runtime = await Runtime.start(TournamentSettings(**values), "tournaments-test")
         worker = Worker(runtime, router, concurrency=10)
-        running = RunningWorker(runtime, worker, OutboxRelay(runtime, sweep_every=1))
+        relay = OutboxRelay(runtime.pool, runtime.publisher, runtime.settings.database_url, 1)
+        running = RunningWorker(runtime, worker, relay)
 
         async def observe(outcome: JobOutcome) -> None:
             running.seen.append(outcome)
 
         worker.observers.append(observe)
         await worker.start()
-        running.relay.start()
+        relay.start()
         started.append(running)
         return running
 
@@ -230,12 +231,11 @@ async def test_same_email_job_delivered_twice_is_sent_once(
 
 
 async def _outbox_published(runtime: Runtime) -> None:
-    """Until the relay has published every follow-up job the handlers wrote."""
+    """Until every follow-up job the handlers staged is published (confirmed entries
+    leave the runtime's outbox)."""
 
     async def published() -> bool:
-        unpublished = await runtime.pool.fetchval(
-            "SELECT count(*) FROM tournaments.outbox WHERE published_at IS NULL"
-        )
+        unpublished = await runtime.pool.fetchval("SELECT count(*) FROM runtime.outbox")
         return bool(unpublished == 0)
 
     await eventually_async(published, timeout=30)
@@ -264,9 +264,9 @@ async def test_a_settled_round_advances_once_across_workers_redeliveries_and_rep
     matches = await eventually_async(first_round, timeout=30)
     organiser = Caller("organiser")
     for match in matches:
-        # The gateway's SQL: decides the match and writes the advance job to the outbox.
+        # The gateway's SQL: decides the match and stages the advance job in the outbox.
         await decisions.record_result(
-            runtime.pool, cup.tournament_id, match["id"], match["player1_id"], organiser
+            runtime, cup.tournament_id, match["id"], match["player1_id"], organiser
         )
     drain(env["RABBITMQ_URL"], "notifications.normal")
 
@@ -344,7 +344,7 @@ async def test_expiry_and_a_result_settling_a_round_together_always_advance_it(
         jobs.expire_matches(RunPeriodic(job="expire_matches"), expiry),
         *(
             decisions.record_result(
-                runtime.pool, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
+                runtime, cup.tournament_id, m[1]["id"], m[1]["player1_id"], Caller("organiser")
             )
             for cup, m in zip(cups, rounds, strict=True)
         ),

@@ -21,13 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "infra" / "k8s" / "base"
 K8S_VERSION = "1.30.0"
 
-# The processes of the Procfile and the module each one runs.
+# The processes of the Procfile and the modules each one runs (space separated).
 PROCESSES = {
     "gateway": "gateway.app",
     "sms": "sms.__main__",
     "payments": "payments.__main__",
     "tournaments": "tournaments.__main__",
-    "scheduler": "tournaments.scheduler",
+    # The runtime's scheduler, with the schedule it loads (a `relay.schedule` entry point).
+    "scheduler": "common.scheduling.__main__ tournaments.scheduled",
     "notifications": "notifications.__main__",
     "bridge": "bridge.__main__",
 }
@@ -36,7 +37,8 @@ PROCESSES = {
 _SETTINGS_READ = """
 import importlib, sys
 from pydantic_settings import BaseSettings
-importlib.import_module(sys.argv[1])
+for module in sys.argv[1:]:
+    importlib.import_module(module)
 seen, todo = set(), [BaseSettings]
 while todo:
     for sub in todo.pop().__subclasses__():
@@ -114,12 +116,12 @@ def settings_read() -> dict[str, set[str]]:
     """The environment variables each process reads: the fields of every settings class."""
     running = {
         process: subprocess.Popen(
-            [sys.executable, "-c", _SETTINGS_READ, module],
+            [sys.executable, "-c", _SETTINGS_READ, *modules.split()],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
         )
-        for process, module in PROCESSES.items()
+        for process, modules in PROCESSES.items()
     }
     read = {}
     for process, child in running.items():

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from common.scheduling import registered_schedules, schedule_state_key
 from pydantic import ValidationError
 from tournaments.contracts import (
     PERIODIC_QUEUES,
@@ -14,7 +15,6 @@ from tournaments.contracts import (
     advance_message_id,
     bulk_email_id,
     periodic_job_name,
-    periodic_jobs,
     player_message_id,
     slot_message_id,
 )
@@ -31,6 +31,7 @@ from tournaments.domain import (
     new_match,
 )
 from tournaments.mailer import compose
+from tournaments.scheduled import periodic_jobs, schedule
 from tournaments.settings import TournamentSettings
 
 
@@ -43,6 +44,16 @@ def test_periodic_jobs_use_the_contract_periods_and_queues() -> None:
         "warn_deadlines": 900,
     }
     assert all(jobs[name].queue == queue for name, queue in PERIODIC_QUEUES.items())
+
+
+def test_the_schedule_is_registered_for_the_runtime_scheduler_with_the_same_ids() -> None:
+    assert schedule() in registered_schedules()
+    assert [job.name for job in schedule().jobs] == list(PERIODIC_QUEUES)
+    # The ids and keys of earlier releases: a slot is never run again under a new id, and
+    # the ops API still finds the last run.
+    assert slot_message_id("check_full", 7) == "500a61b0-8c1b-5c7e-97c4-084155b618ae"
+    assert schedule().message_id("check_full", 7) == slot_message_id("check_full", 7)
+    assert schedule_state_key("relay:", "check_full") == "relay:schedule:last:check_full"
 
 
 def test_a_slot_starts_at_a_multiple_of_the_period_also_for_fractions() -> None:

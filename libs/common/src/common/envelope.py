@@ -18,6 +18,9 @@ USER_ID = "x-user-id"
 IDEMPOTENCY_KEY = "x-idempotency-key"
 RETRIED_FROM = "x-retried-from"
 ENQUEUED_AT = "x-enqueued-at"
+# When a job was staged in the outbox (integer ms, like x-enqueued-at): with x-enqueued-at,
+# how long it waited there between its transaction and its publish.
+STAGED_AT = "x-staged-at"
 # A message's own retry policy (common.consumer.retries), e.g. from a Laravel job's
 # `$tries`, `$backoff`, `$timeout` and `retryUntil()`.
 MAX_ATTEMPTS = "x-max-attempts"

@@ -1,8 +1,8 @@
 """Tournament jobs and the rules both the gateway and the tournaments worker need.
 
-The periodic jobs (check_full, auto_start, expire_matches, warn_deadlines) carry a
-`RunPeriodic` payload; a settled round carries `AdvanceRound`; e-mails carry `SendEmail`,
-one job per recipient.
+The periodic jobs (check_full, auto_start, expire_matches, warn_deadlines; scheduled.py)
+carry the runtime's `RunPeriodic` payload; a settled round carries `AdvanceRound`;
+e-mails carry `SendEmail`, one job per recipient.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Final
 
+from common import scheduling
 from common.envelope import Job
-from common.scheduling import PeriodicJob
+
+# The payload of every periodic job's run (the runtime's scheduler publishes it).
+from common.scheduling import RunPeriodic as RunPeriodic
 from pydantic import AfterValidator, Field, StringConstraints
 
 # The queues are part of the contract: other domains publish to them from here.
@@ -99,14 +102,6 @@ class MatchStatus(StrEnum):
     expired = "expired"
 
 
-class RunPeriodic(Job):
-    """Run one periodic job now. `slot` is set when the scheduler published it."""
-
-    job: str
-    slot: int | None = None
-    requested_by: str | None = None
-
-
 class SendEmail(Job):
     """Send one e-mail to one recipient. `id` is deterministic: a repeat is sent once."""
 
@@ -130,19 +125,10 @@ class AdvanceRound(Job):
     round: int = Field(ge=0)
 
 
-def periodic_jobs(tournaments_every: float, deadlines_every: float) -> list[PeriodicJob]:
-    """The scheduler's table: Laravel's `routes/console.php`, as data."""
-    return [
-        PeriodicJob("check_full", CHECK_FULL, tournaments_every),
-        PeriodicJob("auto_start", AUTO_START, tournaments_every),
-        PeriodicJob("expire_matches", EXPIRE_MATCHES, deadlines_every),
-        PeriodicJob("warn_deadlines", WARN_DEADLINES, deadlines_every),
-    ]
-
-
 def slot_message_id(job: str, slot: int) -> str:
-    """The message id of a scheduled run: the same slot always gets the same id."""
-    return str(uuid.uuid5(NAMESPACE, f"schedule:{job}:{slot}"))
+    """The message id of a scheduled run of `job` (scheduled.py): the same slot always
+    gets the same id."""
+    return scheduling.slot_message_id(NAMESPACE, job, slot)
 
 
 def player_message_id(subject_id: uuid.UUID, player_id: uuid.UUID, kind: str) -> uuid.UUID:
@@ -158,8 +144,3 @@ def advance_message_id(tournament_id: uuid.UUID, round_number: int) -> uuid.UUID
 
 def bulk_email_id(bulk_id: uuid.UUID, player_id: uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"bulk:{bulk_id}:{player_id}")
-
-
-def schedule_state_key(prefix: str, job: str) -> str:
-    """Redis key where the scheduler records the last slot it published for `job`."""
-    return f"{prefix}schedule:last:{job}"

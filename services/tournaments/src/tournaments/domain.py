@@ -1,8 +1,8 @@
 """Pure rules of the tournaments worker: what players are told, and in which words.
 
 Every message is a notification and an e-mail with deterministic ids (the player, what
-it is about, and its kind), so a message written twice to the outbox, published twice or
-delivered twice still reaches the player once.
+it is about, and its kind), used as message ids: a message staged twice in the outbox,
+published twice or delivered twice still reaches the player once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.envelope import Job
+from common.envelope import Envelope, Job
 from common.topology import Queue
 from notifications.contracts import (
     NOTIFICATIONS_HIGH,
@@ -67,7 +67,8 @@ class PlayerOfMatch:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """A job to publish after the state change that caused it has committed (outbox row)."""
+    """A job to publish after the state change that caused it has committed: staged in
+    the runtime's outbox in that transaction, published with `id` as its message id."""
 
     id: uuid.UUID
     queue: Queue
@@ -76,6 +77,11 @@ class FollowUp:
     @property
     def job_type(self) -> str:
         return type(self.job).__name__
+
+    def for_outbox(self) -> tuple[Queue, Job, Envelope]:
+        """What `Outbox.stage` takes: the message id is the deterministic id, so every
+        publish of this follow-up (a repeat, a sweep) is the same message."""
+        return self.queue, self.job, Envelope(message_id=str(self.id), job_type=self.job_type)
 
 
 @dataclass(frozen=True)

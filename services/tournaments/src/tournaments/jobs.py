@@ -6,7 +6,7 @@ from common.consumer import JobContext, JobRouter
 from common.errors import Permanent, RetryLater
 from common.ratelimit import Rate
 
-from . import domain, mailer, outbox, rounds, store
+from . import domain, follow_ups, legacy_outbox, mailer, rounds, store
 from .contracts import (
     ADVANCE,
     AUTO_START,
@@ -33,9 +33,9 @@ async def check_full(job: RunPeriodic, ctx: JobContext) -> None:
     ctx.log.info("check_full: %d tournaments marked full", marked, extra={"slot": job.slot})
 
 
-# The handlers below change state and write the jobs that follow into the outbox in the
-# same transaction; the outbox relay of every tournaments worker publishes them (relay.py),
-# so a run's duration is its own SQL, however many players it has to tell. None of them
+# The handlers below change state and stage the jobs that follow in the same transaction
+# (follow_ups.py); the outbox relay of every tournaments worker publishes them as soon as
+# it commits, so a run's duration is its own SQL, however many players it has to tell. None of them
 # uses ctx.transaction(): each is idempotent on its own (its WHERE clause no longer
 # matches what a previous run changed; unique keys absorb the rest).
 
@@ -44,7 +44,9 @@ async def check_full(job: RunPeriodic, ctx: JobContext) -> None:
 async def auto_start(job: RunPeriodic, ctx: JobContext) -> None:
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         started = await store.start_due(connection)
-        await outbox.add(connection, [domain.advance_round(t, 0) for t in started])
+        await follow_ups.stage(
+            ctx.runtime, connection, [domain.advance_round(t, 0) for t in started]
+        )
     ctx.log.info("auto_start: %d tournaments started", len(started), extra={"slot": job.slot})
 
 
@@ -55,7 +57,8 @@ async def expire_matches(job: RunPeriodic, ctx: JobContext) -> None:
         told = [f for p in players for f in domain.match_expired(p)]
         touched = {p.tournament_id for p in players}
         settled = await store.settled_rounds(connection, list(touched))
-        await outbox.add(connection, told + [domain.advance_round(t, r) for t, r in settled])
+        advances = [domain.advance_round(t, r) for t, r in settled]
+        await follow_ups.stage(ctx.runtime, connection, told + advances)
     ctx.log.info(
         "expire_matches: %d matches expired, %d rounds settled, %d jobs queued",
         len({p.match_id for p in players}),
@@ -70,9 +73,10 @@ async def warn_deadlines(job: RunPeriodic, ctx: JobContext) -> None:
     window = settings_of(ctx.runtime).deadline_warning
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         warned = await store.record_deadline_warnings(connection, window)
-        await outbox.add(connection, [f for p in warned for f in domain.deadline_warning(p)])
-    async with ctx.runtime.pool.acquire() as connection:
-        await outbox.prune(connection)
+        warnings = [f for p in warned for f in domain.deadline_warning(p)]
+        await follow_ups.stage(ctx.runtime, connection, warnings)
+    # Once per period (as the old outbox's pruning was): what the previous release left.
+    await legacy_outbox.adopt_leftovers(ctx.runtime)
     ctx.log.info("warn_deadlines: %d players warned", len(warned), extra={"slot": job.slot})
 
 
@@ -82,7 +86,7 @@ async def advance(job: AdvanceRound, ctx: JobContext) -> None:
     async with ctx.runtime.pool.acquire() as connection, connection.transaction():
         done = await rounds.advance(connection, job.tournament_id, job.round)
         if done is not None:
-            await outbox.add(connection, done.follow_ups)
+            await follow_ups.stage(ctx.runtime, connection, done.follow_ups)
     if done is None:
         ctx.log.info(
             "advance: nothing to do for round %d of %s (moved on, or not settled)",

@@ -1,4 +1,5 @@
-"""Settings of the tournaments worker and the scheduler (env names fixed by CONTRACT.md)."""
+"""Settings of the tournaments worker (env names fixed by CONTRACT.md; the periods of its
+periodic jobs are in scheduled.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from pydantic import Field
 class TournamentSettings(RuntimeSettings, SmtpSettings):
     # SMTP_HOST, SMTP_PORT, SMTP_SECURITY (none, starttls, tls), MAIL_FROM...: SmtpSettings.
 
-    # Periods of the scheduler, in seconds (fractions allowed, e.g. 1 in tests).
-    tournaments_every: float = Field(default=300.0, gt=0)
-    deadlines_every: float = Field(default=900.0, gt=0)
     # Players are warned when their match's deadline is this many seconds away or less.
     deadline_warning: float = Field(default=3600.0, gt=0)
 

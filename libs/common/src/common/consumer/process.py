@@ -1,5 +1,5 @@
 """A worker process: consume until SIGTERM, SIGINT or a terminate request, with its records,
-metrics, autoscaler and queue control."""
+metrics, autoscaler, queue control, outbox sweeper and (if asked) outbox relay."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from ..control.worker import WorkerControl
 from ..dead_letters.drain import drain_parked
 from ..lifecycle.recorder import LifecycleRecorder
+from ..outbox import OutboxRelay, sweep_forever
 from ..runtime import Runtime
 from ..topology import Queue
 from .autoscale import Autoscaler
@@ -29,10 +30,13 @@ async def run_worker(
     *,
     extra: Callable[[Worker], Awaitable[None]] | None = None,
     prefetch: Mapping[str, int] | None = None,
+    relay_outbox: bool = False,
 ) -> None:
     """Run `router`'s handlers until SIGTERM, SIGINT or `relay terminate`, then drain and close.
 
     `prefetch` fixes the prefetch of the named queues (queue name -> count).
+    `relay_outbox`: this worker also runs an outbox relay, for the domain that stages jobs
+    `by_relay` (its handlers, or its routes in the gateway).
     """
     settings = runtime.settings
     worker = Worker(
@@ -77,16 +81,29 @@ async def run_worker(
     if settings.worker_autoscale:
         autoscaler.start()
     unpark = asyncio.create_task(_unpark_forever(runtime, router.queues), name="unpark")
+    # Every worker sweeps the outbox: a worker's handlers may stage jobs, and the
+    # gateway (which sweeps too) may not be running. SKIP LOCKED: replicas share the rows.
+    sweep = asyncio.create_task(
+        sweep_forever(runtime.outbox, settings.outbox_sweep_interval, settings.outbox_sweep_after),
+        name="outbox-sweep",
+    )
+    relay = OutboxRelay(
+        runtime.pool, runtime.publisher, settings.database_url, settings.outbox_sweep_interval
+    )
+    if relay_outbox:
+        relay.start()
     if extra is not None:
         await extra(worker)
     await stop.wait()
     log.info("stopping: draining in-flight jobs", extra={"in_flight": worker.in_flight})
     await control.stop()
-    unpark.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await unpark
+    for task in (unpark, sweep):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await autoscaler.stop()
     await worker.stop()
+    await relay.stop()
     await recorder.stop()
     await runtime.close()
 

@@ -4,8 +4,10 @@ Each runs in one transaction that locks the tournament row first, like the advan
 and expire_matches: decisions within one tournament happen one at a time, so the last
 one of a round always sees the others committed and queues the round's advance (two
 results completing a round at once cannot both miss it, nor both queue it twice: the
-advance job has one id per round). What follows goes to the outbox in the same
-transaction: the players told, and the advance job once no match of the round is pending.
+advance job has one id per round). What follows is staged in the runtime's outbox in the
+same transaction (the players told, and the advance job once no match of the round is
+pending; follow_ups.py): the answer never waits for RabbitMQ, the tournaments workers'
+outbox relay publishes them once the transaction commits.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from typing import Any
 
 import asyncpg
 from common.errors import Conflict, NotFound
+from common.runtime import Runtime
 from common.web import Caller
 
-from .. import domain, outbox
+from .. import domain
 from ..domain import FollowUp, Player, Tournament
+from ..follow_ups import stage as stage_follow_ups
 from .store import match_view
 
 
@@ -131,26 +135,26 @@ async def _view(
 
 
 async def record_result(
-    pool: asyncpg.Pool,
+    runtime: Runtime,
     tournament_id: uuid.UUID,
     match_id: uuid.UUID,
     winner_id: uuid.UUID,
     caller: Caller,
 ) -> Decision:
     """The organiser (or an admin) decides a pending match."""
-    async with pool.acquire() as connection, connection.transaction():
+    async with runtime.pool.acquire() as connection, connection.transaction():
         tournament = await _lock_tournament(connection, tournament_id)
         if tournament is None or not (caller.admin or tournament["owner_id"] == caller.id):
             raise NotFound("no such tournament (results are recorded by its organiser)")
         match = await _pending_match(connection, tournament_id, match_id)
         _check_plays(match, winner_id, "winner")
         follow_ups = await _decide(connection, tournament, match, winner_id, caller.id)
-        await outbox.add(connection, follow_ups)
+        await stage_follow_ups(runtime, connection, follow_ups)
         return Decision(await _view(connection, match, winner_id), follow_ups)
 
 
 async def record_report(
-    pool: asyncpg.Pool,
+    runtime: Runtime,
     tournament_id: uuid.UUID,
     match_id: uuid.UUID,
     player_id: uuid.UUID,
@@ -163,7 +167,7 @@ async def record_report(
     when the deadline passes (expire_matches); disagreeing reports leave it to the
     organiser.
     """
-    async with pool.acquire() as connection, connection.transaction():
+    async with runtime.pool.acquire() as connection, connection.transaction():
         tournament = await _lock_tournament(connection, tournament_id)
         reporter = await connection.fetchval(
             """
@@ -199,5 +203,5 @@ async def record_report(
         agreed = len(named) == 2 and named[0]["winner_id"] == named[1]["winner_id"]
         if agreed:
             follow_ups = await _decide(connection, tournament, match, winner_id, "players")
-            await outbox.add(connection, follow_ups)
+        await stage_follow_ups(runtime, connection, follow_ups)
         return Decision(await _view(connection, match, winner_id if agreed else None), follow_ups)

@@ -1,10 +1,10 @@
 """HTTP routes that decide matches: the organiser's result and a player's report.
 
-The decision and its follow-ups commit together (decisions.py) and the answer follows
-the commit: the tournaments workers' outbox relay (relay.py), woken by the commit,
-publishes the follow-ups (the players told, the round's advance job). So a result never
-waits for RabbitMQ, and an outage of RabbitMQ delays the follow-ups without losing them
-or failing the request.
+The decision and its follow-ups commit together (decisions.py: the follow-ups staged in
+the runtime's outbox) and the answer follows the commit; the tournaments workers' outbox
+relay, woken by the commit, publishes the follow-ups (the players told, the round's
+advance job). So a result never waits for RabbitMQ, and an outage of RabbitMQ delays the
+follow-ups without losing them or failing the request: a decided match never answers 503.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from common.request_body import RequestBody
-from common.web import CurrentUser, Db
+from common.web import CurrentUser, RuntimeDep
 from fastapi import APIRouter
 
 from . import decisions
@@ -36,10 +36,10 @@ async def record_result(
     match_id: uuid.UUID,
     body: MatchResult,
     user: CurrentUser,
-    db: Db,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """The organiser (or an admin) names the winner of a pending match: 200, the match."""
-    decision = await decisions.record_result(db, tournament_id, match_id, body.winner, user)
+    decision = await decisions.record_result(runtime, tournament_id, match_id, body.winner, user)
     return decision.match
 
 
@@ -49,10 +49,10 @@ async def report_result(
     match_id: uuid.UUID,
     body: MatchReport,
     user: CurrentUser,
-    db: Db,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """A player (by the user who registered them) reports who won their pending match."""
     decision = await decisions.record_report(
-        db, tournament_id, match_id, body.player, body.winner, user
+        runtime, tournament_id, match_id, body.player, body.winner, user
     )
     return decision.match

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from common.envelope import Envelope
 from common.errors import BrokerUnavailable, NotFound
 from common.request_body import RequestBody, Text
 from common.runtime import Runtime
+from common.scheduling import last_run
 from common.web import AdminUser, CurrentUser, Db, PublisherDep, RuntimeDep, client_address
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import AwareDatetime, Field
@@ -29,11 +29,9 @@ from ..contracts import (
     SendEmail,
     bulk_email_id,
     periodic_job_name,
-    periodic_jobs,
-    schedule_state_key,
 )
+from ..scheduled import schedule
 from . import store
-from .settings import tournament_settings
 
 router = APIRouter(tags=["tournaments"])
 
@@ -175,27 +173,21 @@ def _iso(timestamp: float) -> str:
 
 async def schedule_section(runtime: Runtime) -> list[dict[str, Any]]:
     """`schedule` in GET /v1/ops/queues: each periodic job's period, last and next run."""
-    settings = tournament_settings()
     now = time.time()
     rows: list[dict[str, Any]] = []
-    for job in periodic_jobs(settings.tournaments_every, settings.deadlines_every):
-        row: dict[str, Any] = {
-            "job": job.name,
-            "queue": job.queue.name,
-            "every": job.every,
-            "next_run": _iso(job.next_run(now)),
-            "last_run": None,
-            "last_slot": None,
-        }
+    for job in schedule().jobs:
         try:
-            raw = await runtime.redis.get(
-                schedule_state_key(runtime.settings.redis_key_prefix, job.name)
-            )
+            last = await last_run(runtime.redis, runtime.settings.redis_key_prefix, job.name)
         except RedisError:
-            raw = None
-        if raw:
-            last = json.loads(raw)
-            row["last_run"] = _iso(float(last["published_at"]))
-            row["last_slot"] = last["slot"]
-        rows.append(row)
+            last = None
+        rows.append(
+            {
+                "job": job.name,
+                "queue": job.queue.name,
+                "every": job.every,
+                "next_run": _iso(job.next_run(now)),
+                "last_run": _iso(last.published_at) if last else None,
+                "last_slot": last.slot if last else None,
+            }
+        )
     return rows

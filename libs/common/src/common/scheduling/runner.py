@@ -1,4 +1,4 @@
-"""`python -m tournaments.scheduler`: publishes periodic jobs, once per slot across replicas.
+"""The scheduler: publishes every declared periodic job once per slot across replicas.
 
 Time is cut into slots of each job's period (slot = floor(now / every)). Every replica
 wakes at slot boundaries and tries to claim the current slot in Redis (SET NX, keyed by
@@ -13,25 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import time
+from collections.abc import Sequence
 
-from common.envelope import Envelope
-from common.errors import BrokerUnavailable
-from common.runtime import Runtime
-from common.scheduling import PeriodicJob, SlotLock
-from prometheus_client import Counter
+from prometheus_client import Counter, start_http_server
 from redis.exceptions import RedisError
 
-from .contracts import (
-    RunPeriodic,
-    periodic_jobs,
-    schedule_state_key,
-    slot_message_id,
-)
-from .settings import TournamentSettings
+from ..envelope import Envelope
+from ..errors import BrokerUnavailable
+from ..runtime import Runtime
+from ..settings import RuntimeSettings
+from .schedule import RunPeriodic, Schedule, registered_schedules
+from .slots import PeriodicJob, SlotLock
+from .state import record_run
 
 log = logging.getLogger("relay.scheduler")
 
@@ -45,9 +41,12 @@ MAX_SLEEP = 5.0
 
 
 class Scheduler:
-    def __init__(self, runtime: Runtime, jobs: list[PeriodicJob]) -> None:
+    """Claims and publishes the slots of `schedules`' jobs, for one replica."""
+
+    def __init__(self, runtime: Runtime, schedules: Sequence[Schedule]) -> None:
         self.runtime = runtime
-        self.jobs = jobs
+        self.jobs = [job for schedule in schedules for job in schedule.jobs]
+        self._schedule_of = {job.name: s for s in schedules for job in s.jobs}
         self.prefix = runtime.settings.redis_key_prefix
         self.lock = SlotLock(runtime.redis, self.prefix)
         # The last slot this replica settled per job (published it, or saw it taken).
@@ -77,7 +76,7 @@ class Scheduler:
         """Publish `job` for `slot` if this replica wins it; False to retry."""
         if not await self.lock.claim_slot(job, slot):
             return True  # another replica has (or had) this slot
-        envelope = Envelope(message_id=slot_message_id(job.name, slot))
+        envelope = Envelope(message_id=self._schedule_of[job.name].message_id(job.name, slot))
         try:
             await self.runtime.publisher.publish(
                 job.queue, RunPeriodic(job=job.name, slot=slot), envelope=envelope
@@ -91,10 +90,7 @@ class Scheduler:
             await self.lock.release(job, slot)
             return False
         PUBLISHED.labels(job.name).inc()
-        await self.runtime.redis.set(
-            schedule_state_key(self.prefix, job.name),
-            json.dumps({"slot": slot, "published_at": time.time()}),
-        )
+        await record_run(self.runtime.redis, self.prefix, job.name, slot)
         log.info("periodic job published", extra={"job": job.name, "slot": slot})
         return True
 
@@ -106,6 +102,10 @@ class Scheduler:
             "scheduler running",
             extra={"jobs": {job.name: job.every for job in self.jobs}},
         )
+        if not self.jobs:
+            log.warning("no periodic job is declared (relay.schedule entry points)")
+            await stop.wait()
+            return
         while not stop.is_set():
             healthy = await self.tick(time.time())
             pause = RETRY_PAUSE if not healthy else self.seconds_to_next(time.time())
@@ -115,21 +115,18 @@ class Scheduler:
                 await asyncio.wait_for(stop.wait(), pause)
 
 
-async def main() -> None:
-    settings = TournamentSettings()
+async def run_scheduler(settings: RuntimeSettings | None = None) -> None:
+    """The `scheduler` process: every declared schedule, until SIGTERM or SIGINT."""
+    settings = settings or RuntimeSettings()
+    schedules = registered_schedules()
     runtime = await Runtime.start(settings, "scheduler")
     if settings.metrics_port:
-        from prometheus_client import start_http_server
-
         start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    jobs = periodic_jobs(settings.tournaments_every, settings.deadlines_every)
-    await Scheduler(runtime, jobs).run(stop)
-    await runtime.close()
-
-
-if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        await Scheduler(runtime, schedules).run(stop)
+    finally:
+        await runtime.close()
