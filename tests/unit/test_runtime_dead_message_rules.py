@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import decimal
 import json
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -52,6 +53,8 @@ def test_a_long_or_binary_body_is_previewed_with_its_size() -> None:
     assert preview_payload(preview, exact) == preview
 
 
+NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
 header_values = st.recursive(
     st.none()
     | st.booleans()
@@ -69,7 +72,9 @@ header_values = st.recursive(
 @given(st.dictionaries(st.text(), header_values, max_size=6))
 def test_any_headers_become_json_that_jsonb_accepts(headers: dict[str, Any]) -> None:
     text = json.dumps(jsonable(headers), allow_nan=False)
-    assert "\\u0000" not in text and "\x00" not in text
+    # jsonb refuses the escape \u0000 (an odd run of backslashes before u0000); the text
+    # "\u0000" itself (escaped backslash, then u0000) is fine.
+    assert NUL_ESCAPE.search(text) is None and "\x00" not in text
 
 
 def test_odd_header_values_keep_their_meaning_as_text() -> None:
