@@ -1,5 +1,7 @@
 """The gateway's tables: hashed API keys.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: gateway_0001
 """
 

@@ -3,6 +3,9 @@
 Existing keys keep working: an admin key becomes scope `admin`, any other `user`; each
 gets an id derived from its hash (the id is what `relay keys list` shows; the key never).
 
+Deploy step: expand and contract at once (it drops `admin`): written before the one-release rule
+(docs/upgrading.md); the release that carried it replaced every gateway at once.
+
 Revision ID: gateway_0002
 """
 

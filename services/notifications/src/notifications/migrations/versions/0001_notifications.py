@@ -1,5 +1,7 @@
 """The notifications domain's tables: notifications, per-user sequences, images.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: notifications_0001
 """
 

@@ -1,5 +1,7 @@
 """The index retention prunes by: notifications (the rows SSE replays) by age.
 
+Deploy step: expand (an index).
+
 Revision ID: notifications_0002
 """
 

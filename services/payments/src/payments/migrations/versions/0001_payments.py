@@ -1,5 +1,7 @@
 """Payments, provider events as received, and the events that changed a payment.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: payments_0001
 """
 

@@ -1,5 +1,7 @@
 """The sms domain's tables: messages, campaigns, attempts, opt-outs, inbound replies, receipts.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: sms_0001
 """
 

@@ -1,5 +1,7 @@
 """Indexes retention prunes by: attempt logs and delivery receipts by age.
 
+Deploy step: expand (indexes).
+
 Revision ID: sms_0002
 """
 

@@ -9,6 +9,9 @@ counted from the recipient rows on every read; a statement-level trigger now kee
 counts on the campaign row, in the transaction that moves the messages, so they are
 exact (total = sent + failed + skipped + pending) and O(1) to read.
 
+Deploy step: expand (columns, a trigger, and an index that replaces the one it drops: the
+previous release's queries are served by the new one).
+
 Revision ID: sms_0003
 """
 

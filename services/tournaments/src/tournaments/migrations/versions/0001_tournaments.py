@@ -1,5 +1,7 @@
 """Tournaments, players, matches, deadline warnings, the outbox and sent e-mails.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: tournaments_0001
 """
 

@@ -1,6 +1,8 @@
 """Brackets: the current round and champion of a tournament, winners and byes of matches,
 players' reports of their own matches.
 
+Deploy step: expand (new tables and columns; two NOT NULLs relaxed, which old writers satisfy).
+
 Revision ID: tournaments_0002
 """
 

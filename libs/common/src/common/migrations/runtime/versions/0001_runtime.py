@@ -1,5 +1,7 @@
 """The runtime's tables: failed jobs and processed messages.
 
+Deploy step: expand (creates the schema).
+
 Revision ID: runtime_0001
 """
 

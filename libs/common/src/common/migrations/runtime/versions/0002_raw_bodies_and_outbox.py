@@ -5,6 +5,8 @@ UTF-8 or that contain NUL: such a message could never be buried. The exact bytes
 live in `body` (bytea); `payload` is a safe text preview of them (`payload_exact` when it
 is the body itself).
 
+Deploy step: expand (adds columns and a table; nothing the previous release reads goes away).
+
 Revision ID: runtime_0002
 """
 

@@ -1,5 +1,7 @@
 """The audit trail: every admin action and log-in, with who, what, when and from where.
 
+Deploy step: expand (a new table).
+
 Revision ID: runtime_0003
 """
 

@@ -5,6 +5,8 @@ jobs `by_relay`: the relays that LISTEN for the outbox's NOTIFY publish them at 
 the sweeper, as before, whatever is left. A writer of the previous release does not know
 the column: its entries are not relayed (the default), exactly as before.
 
+Deploy step: expand (a column with a default and an index).
+
 Revision ID: runtime_0004
 """
 
