@@ -71,8 +71,9 @@ bench: install ## throughput and latency figures (prints tables)
 report: install ## docs/report.md and docs/figures/report-*.png from fresh runs (FROM=bench/results: from saved results)
 	$(PY) -m bench.report $(if $(FROM),--from-saved $(FROM)) $(REPORT_ARGS)
 
-definitions: install ## regenerate infra/rabbitmq/definitions.json from the topology data
+definitions: install ## regenerate infra/rabbitmq/definitions.json and docs/queues.md from the topology data
 	$(PY) -m common.topology > infra/rabbitmq/definitions.json
+	$(PY) -m common.glossary > docs/queues.md
 
 format: install
 	.venv/bin/ruff check --fix .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from common import topology
 from common.topology import RetryTier, format_delay
@@ -63,3 +64,26 @@ def test_every_work_queue_has_a_parked_queue_in_the_definitions() -> None:
     for queue in topology.all_queues():
         assert queue.parked.name == f"{queue.name}.parked"
         assert f'"name": "{queue.name}.parked"' in rendered
+
+
+def test_checked_in_queue_glossary_matches_the_topology_data() -> None:
+    from common.glossary import render_glossary
+
+    checked_in = (ROOT / "docs" / "queues.md").read_text()
+    assert checked_in == render_glossary(), "run `make definitions` and commit docs/queues.md"
+
+
+def test_every_work_queue_says_what_its_jobs_do() -> None:
+    undescribed = [q.name for q in topology.all_queues() if not q.description.strip()]
+    assert undescribed == [], "give each job kind a line in its domain's topology.py"
+
+
+def test_a_queue_added_without_regenerating_the_glossary_is_caught(monkeypatch: Any) -> None:
+    from common import glossary
+
+    checked_in = (ROOT / "docs" / "queues.md").read_text()
+    known = topology.registered_domains()
+    extra = topology.domain("extra", ping="a new job kind")
+    monkeypatch.setattr(glossary, "registered_domains", lambda: (*known, extra))
+    regenerated = glossary.render_glossary()
+    assert "`extra.ping`" in regenerated and regenerated != checked_in

@@ -80,6 +80,8 @@ class Queue:
     retry_delays: tuple[float, ...] | None = None  # None: JOB_RETRY_DELAYS
     max_attempts: int | None = None  # None: JOB_MAX_ATTEMPTS
     timeout: float | None = None  # None: JOB_TIMEOUT
+    # What its jobs do, in a line (docs/queues.md is generated from it).
+    description: str = field(default="", compare=False)
 
     @property
     def routing_key(self) -> str:
@@ -127,11 +129,15 @@ def parked_name(queue: str) -> str:
 class Domain:
     exchange: Exchange
     queues: tuple[Queue, ...] = field(default=())
+    # Which process consumes its queues (`python -m <worker>`), for docs/queues.md.
+    worker: str = ""
 
 
-def domain(name: str, *kinds: str) -> Domain:
-    """A topic exchange `name` with one work queue `<name>.<kind>` per job kind."""
-    return Domain(Exchange(name), tuple(Queue(f"{name}.{kind}", name) for kind in kinds))
+def domain(name: str, **kinds: str) -> Domain:
+    """A topic exchange `name` with one work queue `<name>.<kind>` per job kind, each
+    given with what its jobs do (in declaration order)."""
+    queues = tuple(Queue(f"{name}.{kind}", name, description=text) for kind, text in kinds.items())
+    return Domain(Exchange(name), queues, worker=name)
 
 
 # Live events for connected users (SSE). Each gateway replica binds its own exclusive,

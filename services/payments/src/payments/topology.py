@@ -4,5 +4,9 @@ from __future__ import annotations
 
 from common.topology import domain
 
-DOMAIN = domain("payments", "stripe", "monetbil")
+DOMAIN = domain(
+    "payments",
+    stripe="verified Stripe webhook events, applied to their payment once",
+    monetbil="verified Monetbil callbacks, confirmed with checkPayment, applied once",
+)
 STRIPE, MONETBIL = DOMAIN.queues

@@ -6,11 +6,11 @@ from common.topology import domain
 
 DOMAIN = domain(
     "tournaments",
-    "check_full",
-    "auto_start",
-    "expire_matches",
-    "warn_deadlines",
-    "email",
-    "advance",
+    check_full="periodic: mark filled tournaments full",
+    auto_start="periodic: start full (or due) tournaments and create their first matches",
+    expire_matches="periodic: expire matches past their deadline and tell both players",
+    warn_deadlines="periodic: warn both players an hour before a match's deadline, once",
+    email="one e-mail over SMTP, paced across workers",
+    advance="create the next round once a round is settled; crown the champion",
 )
 CHECK_FULL, AUTO_START, EXPIRE_MATCHES, WARN_DEADLINES, EMAIL, ADVANCE = DOMAIN.queues
