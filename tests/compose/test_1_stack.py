@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -126,3 +127,35 @@ def test_the_image_and_every_replica_say_the_release_in_version(compose: Compose
     assert label == release
     answer = httpx.get(f"{compose.gateway}/healthz", timeout=10)
     assert answer.json() == {"status": "ok", "version": release}
+
+
+def test_relay_on_the_host_says_it_is_not_the_stack_and_compose_reaches_it(
+    compose: ComposeStack,
+) -> None:
+    relay = str(ROOT / ".venv" / "bin" / "relay")
+    # The host's own settings (defaults: the machine's Postgres, database `postgres`).
+    host = {
+        key: value
+        for key, value in compose.env.items()
+        if key not in ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "REDIS_KEY_PREFIX")
+    }
+    host["COMPOSE_PROJECT_NAME"] = compose.project
+    host["COMPOSE_FILE"] = ":".join(str(path) for path in compose.files)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [relay, *args], cwd=ROOT, env=host, capture_output=True, text=True, timeout=120
+        )
+
+    listed = run("keys", "list")
+    assert "add --compose to talk to the stack" in listed.stderr, listed.stderr
+    created = run("--compose", "keys", "create", "--scope", "user", "--user", "from-the-host")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "--compose" not in created.stderr
+    key = created.stdout.strip().splitlines()[-1]  # printed alone on stdout
+    answer = httpx.get(
+        f"{compose.gateway}/v1/notifications",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text

@@ -14,6 +14,7 @@ relay keys list | revoke ID | rotate ID [--overlap 24h]
 relay audit                        who did what, when, from where (admin actions, log-ins)
 relay prune                        delete records older than their RETENTION_* setting
 relay --version                    the installed release
+relay --compose COMMAND            run COMMAND against the compose stack running here
 
 One sub-app per concern (failed.py, queues.py, keys.py, top.py, audit.py, prune.py; the
 shared plumbing in running.py). A command reads its options, calls the `gateway.admin`
@@ -28,6 +29,7 @@ from typing import Annotated
 import typer
 
 from . import audit, failed, keys, prune, queues, top
+from .running import use_the_compose_stack
 
 app = typer.Typer(
     help="Relay: jobs on RabbitMQ, with the Laravel queue runbook.", no_args_is_help=True
@@ -59,8 +61,17 @@ def main(
             help="Print the installed release and exit.",
         ),
     ] = False,
+    compose: Annotated[
+        bool,
+        typer.Option(
+            "--compose",
+            help="Use the database, broker and Redis of the compose stack running here "
+            "(docker compose), not DATABASE_URL / RABBITMQ_URL / REDIS_URL.",
+        ),
+    ] = False,
 ) -> None:
-    pass
+    if compose:
+        use_the_compose_stack()
 
 
 __all__ = ["app"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import subprocess
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from ..settings import GatewaySettings
 
 T = TypeVar("T")
+# Set by --compose for the rest of the command: the stack's settings are in use.
+_STACK_CHOSEN = "RELAY_COMPOSE_STACK"
 
 
 @functools.cache
@@ -52,6 +56,48 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def use_the_compose_stack() -> None:
+    """`relay --compose`: the settings of the compose stack running here, for this command."""
+    from .stack import StackNotFound, running_stack
+
+    try:
+        stack = running_stack()
+    except StackNotFound as missing:
+        fail(
+            f"--compose: no compose stack found here ({missing}); start it with "
+            "`docker compose up` in the repository, or drop --compose",
+            2,
+        )
+    os.environ.update(stack.settings)
+    os.environ[_STACK_CHOSEN] = "1"
+
+
+def warn_if_not_the_stack() -> None:
+    """When a compose stack runs here and this command's settings reach other servers or
+    databases, say which, and how to reach the stack (RELAY_STACK_CHECK=0 skips this)."""
+    if os.environ.get(_STACK_CHOSEN) or os.environ.get("RELAY_STACK_CHECK", "1") == "0":
+        return
+    from ..settings import GatewaySettings
+    from .stack import StackNotFound, differences, running_stack
+
+    try:
+        stack = running_stack()
+    except (StackNotFound, OSError, subprocess.SubprocessError, ValueError):
+        return
+    settings = GatewaySettings()
+    mine = {
+        "DATABASE_URL": settings.database_url,
+        "RABBITMQ_URL": settings.broker_urls[0],
+        "REDIS_URL": settings.redis_url,
+        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
+    }
+    for name in differences(mine, stack):
+        notes().print(
+            f"relay: {name} is {_safe(mine[name])}, but the compose stack running here uses "
+            f"{_safe(stack.settings[name])}; add --compose to talk to the stack"
+        )
+
+
 def run(work: Callable[[GatewaySettings], Coroutine[Any, Any, T]]) -> T:
     """Run one command's work with the settings from the environment."""
     from common.errors import BrokerUnavailable, Conflict, NotFound
@@ -59,6 +105,7 @@ def run(work: Callable[[GatewaySettings], Coroutine[Any, Any, T]]) -> T:
 
     from ..settings import GatewaySettings
 
+    warn_if_not_the_stack()
     settings = GatewaySettings()
     # Log lines (the audit line of an admin action, warnings) go to stderr.
     configure_logging(settings.log_level, settings.log_format)
@@ -180,3 +227,14 @@ class AuditWhenReachable:
 def when(value: Any) -> str:
     """A timestamp as the tables show it (UTC), or `-`."""
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _safe(url: str) -> str:
+    """`url` without its password, for a message on the terminal."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
