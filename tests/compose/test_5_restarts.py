@@ -103,7 +103,7 @@ def test_backing_service_restart_mid_campaign_loses_nothing_and_stops_no_process
 @pytest.mark.parametrize(
     ("dependency", "service", "waiting"),
     [
-        ("postgres", "payments", "migration waiting for postgres"),
+        ("postgres", "payments", "waiting for postgres (to migrate)"),
         ("redis", "gateway", "waiting for redis"),
     ],
 )

@@ -20,8 +20,10 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aio_pika.robust_connection import RobustConnection
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import retry_if_exception_type
 from yarl import URL
+
+from .waiting import waiting_for
 
 log = logging.getLogger(__name__)
 waiting_log = logging.getLogger("relay.jobs")
@@ -108,14 +110,8 @@ async def connect(urls: Sequence[str], name: str, **kwargs: Any) -> AbstractRobu
 async def connect_when_ready(urls: list[str], name: str) -> AbstractRobustConnection:
     """A robust connection to any node of `urls` (named `name` in the management UI),
     retried with backoff (0.2 s doubling to 5 s) until one answers."""
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type((OSError, aio_pika.exceptions.AMQPError)),
-        before_sleep=lambda state: waiting_log.warning(
-            "waiting for rabbitmq",
-            extra={"error": repr(state.outcome.exception() if state.outcome else None)},
-        ),
-    ):
+    unreachable = retry_if_exception_type((OSError, aio_pika.exceptions.AMQPError))
+    async for attempt in waiting_for("rabbitmq", unreachable, waiting_log):
         with attempt:
             return await connect(urls, name)
     raise AssertionError("unreachable: AsyncRetrying retries until connect returns")
@@ -127,13 +123,9 @@ async def set_up_when_ready(
     """A connection as `connect_when_ready` gives, on which `set_up` (declare, open channels,
     consume) has run to the end: if the broker goes away meanwhile, both start over on a
     new connection, so a process started around a broker restart does not give up."""
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type(BROKER_TROUBLE),
-        before_sleep=lambda state: waiting_log.warning(
-            "rabbitmq went away during start-up; starting over",
-            extra={"error": repr(state.outcome.exception() if state.outcome else None)},
-        ),
+    went_away = retry_if_exception_type(BROKER_TROUBLE)
+    async for attempt in waiting_for(
+        "rabbitmq (it went away during start-up)", went_away, waiting_log
     ):
         with attempt:
             connection = await connect_when_ready(urls, name)

@@ -6,7 +6,9 @@ import asyncio
 import logging
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import retry_if_exception_type
+
+from .waiting import waiting_for
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +18,7 @@ _CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, async
 
 async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
     """Connect, retrying with backoff until Postgres answers (never crash at start-up)."""
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type(_CONNECT_ERRORS),
-        before_sleep=lambda state: log.warning(
-            "waiting for postgres",
-            extra={"error": str(state.outcome and state.outcome.exception())},
-        ),
-    ):
+    async for attempt in waiting_for("postgres", retry_if_exception_type(_CONNECT_ERRORS), log):
         with attempt:
             pool: asyncpg.Pool = await asyncpg.create_pool(
                 database_url, min_size=min_size, max_size=max_size, timeout=5

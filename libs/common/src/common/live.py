@@ -22,10 +22,11 @@ from typing import Generic, TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import retry_if_exception_type
 
 from . import broker
 from .topology import EVENTS
+from .waiting import waiting_for
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +102,8 @@ class EventHub(Generic[T]):
     async def _consume(self) -> AbstractRobustConnection:
         """Connect, declare and bind this replica's queue and consume it, retrying with
         backoff (0.2 s doubling to 5 s) until RabbitMQ answers."""
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_exception_type(Exception),
-            before_sleep=lambda state: log.warning(
-                "live events relay waiting for rabbitmq",
-                extra={"error": repr(state.outcome.exception() if state.outcome else None)},
-            ),
-        ):
+        any_error = retry_if_exception_type(Exception)
+        async for attempt in waiting_for("rabbitmq (live events relay)", any_error, log):
             with attempt:
                 connection = await broker.connect(self.rabbitmq_urls, "relay-gateway-events")
                 try:

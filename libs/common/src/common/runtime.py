@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+from tenacity import retry_if_exception_type
 
 from . import db
 from .control.audit import AuditLog
@@ -24,6 +24,7 @@ from .telemetry.error_reports import setup_error_reports
 from .telemetry.logs import configure_logging
 from .telemetry.tracing import setup_tracing
 from .topology import Queue, all_queues
+from .waiting import waiting_for
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,7 @@ log = logging.getLogger(__name__)
 async def connect_redis(url: str) -> Redis:
     """A Redis client, once the server answers PING (retrying until it does)."""
     client: Redis = Redis.from_url(url, health_check_interval=10, socket_connect_timeout=5)
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type((RedisError, OSError)),
-        before_sleep=lambda state: log.warning("waiting for redis"),
-    ):
+    async for attempt in waiting_for("redis", retry_if_exception_type((RedisError, OSError)), log):
         with attempt:
             await client.ping()
     return client
@@ -100,10 +97,6 @@ async def wait_for(publisher: Publisher) -> None:
     """Connect the publisher, retrying with backoff until RabbitMQ answers."""
     from .errors import BrokerUnavailable
 
-    async for attempt in AsyncRetrying(
-        wait=wait_exponential(multiplier=0.2, max=5),
-        retry=retry_if_exception_type(BrokerUnavailable),
-        before_sleep=lambda state: log.warning("waiting for rabbitmq"),
-    ):
+    async for attempt in waiting_for("rabbitmq", retry_if_exception_type(BrokerUnavailable), log):
         with attempt:
             await publisher.connect()

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Sequence
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential
+from tenacity import retry_if_exception
 
+from ..waiting import waiting_for
 from .history import Schema, installed_schemas
 
 log = logging.getLogger("common.db")
@@ -138,14 +139,8 @@ async def migrate_when_ready(database_url: str, schemas: Sequence[Schema] | None
     the same SQL cannot help, and the process must stop and say why.
     """
     try:
-        async for attempt in AsyncRetrying(
-            wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_exception(database_unreachable),
-            before_sleep=lambda state: log.warning(
-                "migration waiting for postgres",
-                extra={"error": str(state.outcome and state.outcome.exception())},
-            ),
-        ):
+        unreachable = retry_if_exception(database_unreachable)
+        async for attempt in waiting_for("postgres (to migrate)", unreachable, log):
             with attempt:
                 await bring_up_to_date(database_url, schemas)
     except Exception as error:
